@@ -1,0 +1,1 @@
+"""Reading CloudTrail log files: key layout, decompression and record extraction."""
