@@ -7,8 +7,10 @@ it which closed windows may be learned from. Counting is exact: every record han
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +18,9 @@ from detector.config import Settings
 from detector.dedup import Dedup
 from detector.events import API_CLASSES, S3Event
 from detector.features import featurize, learn
-from detector.history import HistoryStore
+from detector.history import HistoryStore, PrincipalHistory
 from detector.normalize import INVALID, NOT_S3, Normalizer
-from detector.windows import WindowAgg, Windower
+from detector.windows import WindowAgg, Windower, WindowStats
 
 
 @dataclass(slots=True)
@@ -101,11 +103,69 @@ class Engine:
         late, self._late = self._late, []
         return Batch(closed, vectors, late)
 
+    def rounds(self, final: bool = False) -> Iterator[Batch]:
+        """Close what the watermarks allow (everything when ``final``), one window start at a time.
+
+        Each round holds at most one window per principal and is featurized only when the
+        caller asks for it, i.e. after it has ``learn``ed from the previous round. So a
+        principal's windows are always judged against the history of all its earlier windows,
+        however many closed together (after a backlog, a restart or in training) — which makes
+        the result independent of how closing was grouped. Late events ride on the first round.
+        """
+        closed = self.windower.close_all() if final else self.windower.close_ready()
+        late, self._late = self._late, []
+        if not closed:
+            if late:
+                yield Batch([], [], late)
+            return
+        peek = self.history.peek
+        for _start, group in itertools.groupby(closed, key=lambda w: w.start):
+            windows = list(group)
+            vectors = [featurize(w, peek(w.account, w.principal)) for w in windows]
+            yield Batch(windows, vectors, late)
+            late = []
+
     def learn(self, windows: Iterable[WindowAgg]) -> None:
         """Absorb windows into per-principal history (detection excludes those with findings)."""
         get = self.history.get
         for w in windows:
             learn(w, get(w.account, w.principal))
+
+
+    def state(self) -> dict[str, Any]:
+        """Everything a restart needs, as plain picklable data (open windows, watermarks,
+        dedup horizon, histories, counts)."""
+        w = self.windower
+        return {
+            "open": {
+                acct: {start: [agg.state() for agg in by_p.values()] for start, by_p in by_start.items()}
+                for acct, by_start in w.open.items()
+            },
+            "newest": dict(w.newest),
+            "closed_until": dict(w.closed_until),
+            "stats": dataclasses.astuple(w.stats),
+            "dedup": self.dedup.state(),
+            "history": {k: h.state() for k, h in self.history.by_key.items()},
+            "counts": dataclasses.astuple(self.counts),
+            "late": [tuple(ev) for ev in self._late],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load what ``state()`` produced (replacing the current state)."""
+        w = self.windower
+        w.open = {}
+        for acct, by_start in state["open"].items():
+            w.open[acct] = {}
+            for start, aggs in by_start.items():
+                restored = [WindowAgg.from_state(a) for a in aggs]
+                w.open[acct][start] = {a.principal: a for a in restored}
+        w.newest = dict(state["newest"])
+        w.closed_until = dict(state["closed_until"])
+        w.stats = WindowStats(*state["stats"])
+        self.dedup.restore(state["dedup"])
+        self.history.by_key = {tuple(k): PrincipalHistory.from_state(v) for k, v in state["history"].items()}  # type: ignore[misc]
+        self.counts = Counts(*state["counts"])
+        self._late = [S3Event(*ev) for ev in state["late"]]
 
 
 def window_record(

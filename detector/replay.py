@@ -82,7 +82,10 @@ def drive(
     inputs: Iterator[tuple[str, Decoded]],
     on_batch: Callable[[Batch], None],
 ) -> None:
-    """Feed files through the engine, handing each closed batch to ``on_batch``.
+    """Feed files through the engine, handing each closed round to ``on_batch``.
+
+    ``on_batch`` must ``learn`` what it wants learned before returning: the next round is
+    featurized against the history it leaves.
 
     The garbage collector is paused for the loop: long-lived window state would otherwise be
     walked again and again (issue 6); the loop creates no reference cycles.
@@ -93,10 +96,10 @@ def drive(
         for _name, decoded in inputs:
             engine.ingest(decoded.records)
             del decoded
-            batch = engine.step()
-            if batch.windows or batch.late:
+            for batch in engine.rounds():
                 on_batch(batch)
-        on_batch(engine.step(final=True))
+        for batch in engine.rounds(final=True):
+            on_batch(batch)
     finally:
         if gc_was_enabled:
             gc.enable()
