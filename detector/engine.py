@@ -114,6 +114,17 @@ class Engine:
         """
         closed = self.windower.close_all() if final else self.windower.close_ready()
         late, self._late = self._late, []
+        return self.rounds_of(closed, late)
+
+    def rounds_of(
+        self, closed: list[WindowAgg], late: list[S3Event] | None = None
+    ) -> Iterator[Batch]:
+        """Rounds over already-closed windows sorted by (start, account, principal).
+
+        Training merges partial windows from many workers and feeds them through here, so it
+        judges windows exactly as the service does.
+        """
+        late = late or []
         if not closed:
             if late:
                 yield Batch([], [], late)
@@ -131,14 +142,16 @@ class Engine:
         for w in windows:
             learn(w, get(w.account, w.principal))
 
-
     def state(self) -> dict[str, Any]:
         """Everything a restart needs, as plain picklable data (open windows, watermarks,
         dedup horizon, histories, counts)."""
         w = self.windower
         return {
             "open": {
-                acct: {start: [agg.state() for agg in by_p.values()] for start, by_p in by_start.items()}
+                acct: {
+                    start: [agg.state() for agg in by_p.values()]
+                    for start, by_p in by_start.items()
+                }
                 for acct, by_start in w.open.items()
             },
             "newest": dict(w.newest),
@@ -163,7 +176,9 @@ class Engine:
         w.closed_until = dict(state["closed_until"])
         w.stats = WindowStats(*state["stats"])
         self.dedup.restore(state["dedup"])
-        self.history.by_key = {tuple(k): PrincipalHistory.from_state(v) for k, v in state["history"].items()}  # type: ignore[misc]
+        self.history.by_key = {
+            tuple(k): PrincipalHistory.from_state(v) for k, v in state["history"].items()
+        }  # type: ignore[misc]
         self.counts = Counts(*state["counts"])
         self._late = [S3Event(*ev) for ev in state["late"]]
 

@@ -68,13 +68,17 @@ class Pipeline:
                 w.newest[acct] = max(w.newest.get(acct, 0.0), max(by_start) + w.width + w.lateness)
 
     def snapshot(self) -> bytes:
-        doc = {"version": STATE_VERSION, "engine": self.engine.state(), "detection": self.detection.snapshot()}
+        doc = {
+            "version": STATE_VERSION,
+            "engine": self.engine.state(),
+            "detection": self.detection.snapshot(),
+        }
         return pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, data: bytes) -> None:
         # State is pickled: the state location must be writable only by the service's role
         # (README, threat model) — the same trust as the model artifacts.
-        doc = pickle.loads(data)  # noqa: S301
+        doc = pickle.loads(data)
         if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
             raise ValueError("checkpoint has an unknown format version")
         self.engine.restore(doc["engine"])

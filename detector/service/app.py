@@ -37,13 +37,19 @@ def queue_backlog(client: Any, queue_url: str) -> int:
         QueueUrl=queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+    return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+        attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
 
 
-def build_service(settings: Settings, detection: DetectionStage, metrics: Metrics, session: boto3.session.Session) -> Service:
+def build_service(
+    settings: Settings, detection: DetectionStage, metrics: Metrics, session: boto3.session.Session
+) -> Service:
     s = settings.service
     if not s.queue_url:
-        raise ConfigError("s3ad run needs a queue: --queue-url, S3AD_SERVICE_QUEUE_URL or [service] queue_url")
+        raise ConfigError(
+            "s3ad run needs a queue: --queue-url, S3AD_SERVICE_QUEUE_URL or [service] queue_url"
+        )
     if s.retry_mode not in ("standard", "adaptive"):
         raise ConfigError(f"service.retry_mode must be standard or adaptive, not {s.retry_mode!r}")
     copts = ClientOptions(
@@ -56,7 +62,9 @@ def build_service(settings: Settings, detection: DetectionStage, metrics: Metric
     sink = open_sinks(
         list(s.sinks),
         session_factory=lambda: session,
-        options=SinkOptions(source=s.event_source, max_entry_bytes=s.max_entry_bytes, max_attempts=s.sink_attempts),
+        options=SinkOptions(
+            source=s.event_source, max_entry_bytes=s.max_entry_bytes, max_attempts=s.sink_attempts
+        ),
         client_options=copts,
         metrics=metrics,
     )
@@ -80,19 +88,29 @@ def _report_metrics(metrics: Metrics, stop: threading.Event, every: float) -> No
     while not stop.wait(every):
         now_snap = metrics.snapshot()
         t1 = time.monotonic()
-        values = {k.replace("{", ".").replace("}", "").replace("=", "."): v for k, v in now_snap.items()}
-        values["records_per_second"] = (now_snap.get("records.read", 0) - before.get("records.read", 0)) / max(t1 - t0, 1e-9)
+        values = {
+            k.replace("{", ".").replace("}", "").replace("=", "."): v for k, v in now_snap.items()
+        }
+        values["records_per_second"] = (
+            now_snap.get("records.read", 0) - before.get("records.read", 0)
+        ) / max(t1 - t0, 1e-9)
         emit(values, UNITS)
         before, t0 = now_snap, t1
 
 
-def run_service(settings: Settings, detection: DetectionStage, session: boto3.session.Session | None = None) -> int:
+def run_service(
+    settings: Settings, detection: DetectionStage, session: boto3.session.Session | None = None
+) -> int:
     metrics = Metrics()
     service = build_service(settings, detection, metrics, session or boto3.session.Session())
     s = settings.service
     health = HealthState(stale_after=max(120.0, 3 * s.wait_seconds))
     service.health = health
-    server = HealthServer(health, metrics, s.health_bind, s.health_port, s.prometheus).start() if s.health_port >= 0 else None
+    server = (
+        HealthServer(health, metrics, s.health_bind, s.health_port, s.prometheus).start()
+        if s.health_port >= 0
+        else None
+    )
     if server is not None:
         log.info("health endpoints up", extra={"bind": s.health_bind, "port": server.port})
 
@@ -102,7 +120,9 @@ def run_service(settings: Settings, detection: DetectionStage, session: boto3.se
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    reporter = threading.Thread(target=_report_metrics, args=(metrics, service.stop, s.metrics_seconds), daemon=True)
+    reporter = threading.Thread(
+        target=_report_metrics, args=(metrics, service.stop, s.metrics_seconds), daemon=True
+    )
     reporter.start()
     started = time.monotonic()
     try:

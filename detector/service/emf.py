@@ -15,7 +15,9 @@ import orjson
 NAMESPACE = "s3ad"
 
 
-def emf_document(values: dict[str, float], units: dict[str, str], now: float | None = None) -> dict[str, Any]:
+def emf_document(
+    values: dict[str, float], units: dict[str, str], now: float | None = None
+) -> dict[str, Any]:
     """One EMF document with every value as a metric (no dimensions: one task = one stream)."""
     names = sorted(values)
     doc: dict[str, Any] = {

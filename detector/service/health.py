@@ -43,7 +43,9 @@ def prometheus_text(metrics: Metrics) -> str:
 
 
 class HealthServer:
-    def __init__(self, state: HealthState, metrics: Metrics, bind: str, port: int, prometheus: bool) -> None:
+    def __init__(
+        self, state: HealthState, metrics: Metrics, bind: str, port: int, prometheus: bool
+    ) -> None:
         handler = _handler(state, metrics, prometheus)
         self.server = ThreadingHTTPServer((bind, port), handler)
         self.server.daemon_threads = True
@@ -64,7 +66,7 @@ class HealthServer:
 
 def _handler(state: HealthState, metrics: Metrics, prometheus: bool) -> Any:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path == "/healthz":
                 ok = state.healthy()
                 self._send(200 if ok else 503, "ok\n" if ok else "main loop stalled\n")
@@ -83,7 +85,7 @@ def _handler(state: HealthState, metrics: Metrics, prometheus: bool) -> Any:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return  # probes every few seconds would drown the logs
 
     return Handler

@@ -13,7 +13,9 @@ from typing import Any
 
 
 class Ledger:
-    def __init__(self, republish_seconds: float = 900.0, forget_seconds: float = 7 * 86400.0) -> None:
+    def __init__(
+        self, republish_seconds: float = 900.0, forget_seconds: float = 7 * 86400.0
+    ) -> None:
         self.republish_seconds = republish_seconds
         self.forget_seconds = forget_seconds
         self.published: dict[str, float] = {}  # id → wall time of the last accepted publication
@@ -46,7 +48,9 @@ class Ledger:
 
     def prune(self, now: float) -> None:
         cutoff = now - self.forget_seconds
-        for fid in [fid for fid, t in self.published.items() if t < cutoff and fid not in self.pending]:
+        for fid in [
+            fid for fid, t in self.published.items() if t < cutoff and fid not in self.pending
+        ]:
             del self.published[fid]
 
     def state(self) -> dict[str, Any]:

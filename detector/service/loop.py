@@ -51,7 +51,9 @@ class Service:
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.settings.republish_seconds)
         s = self.settings
-        self.heartbeat = VisibilityHeartbeat(self.source, interval=s.heartbeat_seconds, extend_to=s.visibility_timeout)
+        self.heartbeat = VisibilityHeartbeat(
+            self.source, interval=s.heartbeat_seconds, extend_to=s.visibility_timeout
+        )
 
     def run(self) -> int:
         """Main loop. Returns the process exit status."""
@@ -64,7 +66,9 @@ class Service:
                 self.health.beat()
                 messages = self.receive()
                 if messages and self.stop.is_set():
-                    self.source.release(messages)  # arrived after SIGTERM: let another task take them
+                    self.source.release(
+                        messages
+                    )  # arrived after SIGTERM: let another task take them
                     break
                 idle_receives = 0 if messages else idle_receives + 1
                 if messages:
@@ -88,7 +92,7 @@ class Service:
         wait = min(s.wait_seconds, 1) if s.drain else s.wait_seconds
         try:
             return self.source.receive(min(s.batch_size, 10), wait, s.visibility_timeout)
-        except Exception as exc:  # noqa: BLE001 - a receive error must not end the daemon
+        except Exception as exc:
             log.error("SQS receive failed; retrying", extra={"reason": str(exc)})
             self.metrics.incr("errors", kind="sqs-receive")
             self.stop.wait(2.0)
@@ -98,12 +102,24 @@ class Service:
         self.heartbeat.add(messages)
         started = self.clock()
         verdicts = process_batch(
-            messages, self.s3_client, self.ingest, self.metrics, self.max_object_bytes, self.settings.fetch_concurrency
+            messages,
+            self.s3_client,
+            self.ingest,
+            self.metrics,
+            self.max_object_bytes,
+            self.settings.fetch_concurrency,
         )
         self.settle(messages, verdicts)
         self.metrics.incr("messages.received", len(messages))
         self.metrics.incr("records.read", verdicts.records)
-        log.debug("batch processed", extra={"messages": len(messages), "records": verdicts.records, "seconds": round(self.clock() - started, 3)})
+        log.debug(
+            "batch processed",
+            extra={
+                "messages": len(messages),
+                "records": verdicts.records,
+                "seconds": round(self.clock() - started, 3),
+            },
+        )
 
     def ingest(self, records: list[Any]) -> None:
         before = dict(self.pipeline.engine.windower.newest)
@@ -129,7 +145,11 @@ class Service:
         now = self.clock()
         if now < self.hold_until:
             return
-        quiet = [a for a, t in self.last_event_wall.items() if now - t >= self.settings.idle_close_seconds]
+        quiet = [
+            a
+            for a, t in self.last_event_wall.items()
+            if now - t >= self.settings.idle_close_seconds
+        ]
         if quiet:
             self.pipeline.close_idle(quiet)
             for a in quiet:
@@ -153,7 +173,9 @@ class Service:
         try:
             self.sink.publish(due)
         except SinkError as exc:
-            log.error("sink rejected findings; will retry", extra={"reason": str(exc), "count": len(due)})
+            log.error(
+                "sink rejected findings; will retry", extra={"reason": str(exc), "count": len(due)}
+            )
             self.metrics.incr("errors", kind="sink")
             return False
         self.ledger.accepted(due, self.clock())
@@ -165,7 +187,11 @@ class Service:
         now = self.clock()
         if not self.pending_ack:
             return
-        if not force and now - self.last_checkpoint < s.checkpoint_seconds and len(self.pending_ack) < s.checkpoint_messages:
+        if (
+            not force
+            and now - self.last_checkpoint < s.checkpoint_seconds
+            and len(self.pending_ack) < s.checkpoint_messages
+        ):
             return
         if self.ledger.unpublished_new():
             return  # a finding these messages produced is not downstream yet
@@ -182,7 +208,9 @@ class Service:
         try:
             self.store.save(blob)
         except StateStoreError as exc:
-            log.error("checkpoint failed; messages kept until it succeeds", extra={"reason": str(exc)})
+            log.error(
+                "checkpoint failed; messages kept until it succeeds", extra={"reason": str(exc)}
+            )
             self.metrics.incr("errors", kind="checkpoint")
             return False
         self.last_checkpoint = self.clock()
@@ -192,7 +220,9 @@ class Service:
     def restore(self) -> None:
         self.last_checkpoint = self.clock()
         if self.store is None:
-            log.warning("no state location configured: a restart starts cold and may repeat or miss findings")
+            log.warning(
+                "no state location configured: a restart starts cold and may repeat or miss findings"
+            )
             return
         blob = self.store.load()
         if blob is None:
@@ -202,7 +232,11 @@ class Service:
         self.pipeline.restore(pipeline_state)
         self.ledger.restore(ledger_state)
         s = self.settings
-        hold = s.restart_hold_seconds if s.restart_hold_seconds >= 0 else s.visibility_timeout + s.heartbeat_seconds
+        hold = (
+            s.restart_hold_seconds
+            if s.restart_hold_seconds >= 0
+            else s.visibility_timeout + s.heartbeat_seconds
+        )
         # Messages in flight when the previous process died come back only after their
         # visibility expires; closing no window until then keeps their events on time.
         self.hold_until = self.clock() + hold
@@ -234,7 +268,9 @@ class Service:
         leftovers = self.pending_ack
         if leftovers:
             self.source.release(leftovers)
-            log.warning("released messages not covered by a checkpoint", extra={"count": len(leftovers)})
+            log.warning(
+                "released messages not covered by a checkpoint", extra={"count": len(leftovers)}
+            )
         elif self.store is not None:
             self.save()
         self.sink.close()
@@ -243,11 +279,13 @@ class Service:
 def _pack(pipeline_state: bytes, ledger_state: dict[str, Any]) -> bytes:
     import pickle
 
-    return pickle.dumps({"pipeline": pipeline_state, "ledger": ledger_state}, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(
+        {"pipeline": pipeline_state, "ledger": ledger_state}, protocol=pickle.HIGHEST_PROTOCOL
+    )
 
 
 def _unpack(blob: bytes) -> tuple[bytes, dict[str, Any]]:
     import pickle
 
-    doc = pickle.loads(blob)  # noqa: S301 - the state location is trusted (README threat model)
+    doc = pickle.loads(blob)
     return doc["pipeline"], doc["ledger"]

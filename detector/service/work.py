@@ -48,7 +48,10 @@ def _refs(message: Message, metrics: Metrics) -> list[ObjectRef] | None:
     try:
         refs = parse_notification(message.body)
     except PoisonMessage as exc:
-        log.error("poison message left for the DLQ", extra={"message_id": message.message_id, "reason": str(exc)})
+        log.error(
+            "poison message left for the DLQ",
+            extra={"message_id": message.message_id, "reason": str(exc)},
+        )
         metrics.incr("messages.poison")
         return None
     kept = []
@@ -91,14 +94,26 @@ def process_batch(
     return out
 
 
-def _ingest_one(ref: ObjectRef, result: bytes | Exception, ingest: Callable[[list[Any]], None], metrics: Metrics, out: Verdicts) -> str:
+def _ingest_one(
+    ref: ObjectRef,
+    result: bytes | Exception,
+    ingest: Callable[[list[Any]], None],
+    metrics: Metrics,
+    out: Verdicts,
+) -> str:
     name = ref.uri
     if isinstance(result, TransientError):
-        log.warning("transient S3 failure; message released for retry", extra={"object": name, "reason": result.detail})
+        log.warning(
+            "transient S3 failure; message released for retry",
+            extra={"object": name, "reason": result.detail},
+        )
         metrics.incr("errors", kind="s3-transient")
         return RETRY
     if isinstance(result, UnreadableInput) and result.reason in ("not-found", "access-denied"):
-        log.error("object cannot be fetched; message left for the DLQ", extra={"object": name, "reason": result.reason})
+        log.error(
+            "object cannot be fetched; message left for the DLQ",
+            extra={"object": name, "reason": result.reason},
+        )
         metrics.incr("errors", kind=result.reason)
         return BLOCKED
     try:
@@ -111,7 +126,9 @@ def _ingest_one(ref: ObjectRef, result: bytes | Exception, ingest: Callable[[lis
         return DONE
     except UnreadableInput as exc:
         # Bad content does not get better with retries: report it once, count it, move on.
-        log.error("unreadable object", extra={"object": name, "reason": exc.reason, "detail": exc.detail})
+        log.error(
+            "unreadable object", extra={"object": name, "reason": exc.reason, "detail": exc.detail}
+        )
         metrics.incr("files.unreadable", reason=exc.reason)
         return DONE
     except Exception as exc:  # an unexpected failure of one object must not take the batch down
