@@ -1,4 +1,4 @@
-"""Command line: ``s3ad replay | check-config | gen`` (and later ``run``, ``train``, ``evaluate``).
+"""Command line: ``s3ad replay | evaluate | check-config | gen`` (and later ``run``, ``train``).
 
 Builds settings once, sets up JSON logging on stderr, and hands over to one module per command.
 Exit status: 0 success, 2 usage or configuration error, 3 some inputs were unreadable.
@@ -16,8 +16,10 @@ from typing import IO, Any
 import orjson
 
 from detector.config import Settings, load_settings, settings_dict
+from detector.detect.runner import findings_table, replay_findings
 from detector.engine import Batch, Engine, window_record
 from detector.errors import ConfigError
+from detector.evaluate import add_evaluate_arguments, cmd_evaluate
 from detector.features import FEATURES
 from detector.logs import setup_logging
 from detector.metrics import Metrics
@@ -31,6 +33,7 @@ from detector.replay import (
     read_inputs,
     summary_lines,
 )
+from detector.sinks import open_sinks
 
 log = logging.getLogger("s3ad")
 
@@ -61,10 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--sink", action="append", metavar="URL", help="stdout:// (default), jsonl://PATH, null://"
     )
+    rp.add_argument("--model", metavar="DIR", help="IsolationForest artifact (models.iforest_path)")
+    rp.add_argument(
+        "--rules-only", action="store_true", help="disable the models (models.enabled = false)"
+    )
     rp.add_argument("--window-seconds", type=int, help="window width (window.width_seconds)")
     rp.add_argument(
         "--lateness-seconds", type=int, help="allowed lateness (window.lateness_seconds)"
     )
+
+    ev = sub.add_parser("evaluate", help="score findings against a labelled trail")
+    _add_common(ev)
+    add_evaluate_arguments(ev)
 
     cc = sub.add_parser("check-config", help="print the resolved settings")
     _add_common(cc)
@@ -81,6 +92,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "log.level": getattr(args, "log_level", None),
         "window.width_seconds": getattr(args, "window_seconds", None),
         "window.lateness_seconds": getattr(args, "lateness_seconds", None),
+        "models.iforest_path": getattr(args, "model", None),
+        "models.enabled": False if getattr(args, "rules_only", False) else None,
     }
     return load_settings(args.config, {k: v for k, v in overrides.items() if v is not None})
 
@@ -117,9 +130,7 @@ class _JsonLines:
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.emit == "findings":
-        raise ConfigError(
-            "--emit findings needs the detection stage, which is not built yet; use --emit windows"
-        )
+        return _replay_findings(args, settings)
     metrics = Metrics()
     report = FileReport()
     engine = Engine(settings)
@@ -149,6 +160,27 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return exit_status(report)
 
 
+def _replay_findings(args: argparse.Namespace, settings: Settings) -> int:
+    metrics = Metrics()
+    report = FileReport()
+    sink = open_sinks(args.sink or ["stdout://"], metrics=metrics)
+    started = now()
+    try:
+        result = replay_findings(args.paths, settings, sink.publish, metrics, report, None)
+    finally:
+        sink.close()
+    elapsed = now() - started
+    d = result.detector
+    extra = {
+        "findings": f"{len(result.latest):,} ({result.published:,} occurrences incl. updates), "
+        f"{d.stats.suppressed:,} suppressed",
+        "models": "; ".join(d.startup_notes()[1:3]),
+    }
+    lines = summary_lines(result.engine, report, elapsed, extra)
+    print_summary([*lines, "", *findings_table(list(result.latest.values()))])
+    return exit_status(report)
+
+
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     sys.stdout.write(
         orjson.dumps(
@@ -175,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"s3ad: {exc}\n")
         return EXIT_USAGE
     setup_logging(settings.log.level)
-    commands = {"replay": cmd_replay, "check-config": cmd_check_config}
+    commands = {"replay": cmd_replay, "evaluate": cmd_evaluate, "check-config": cmd_check_config}
     try:
         return commands[args.command](args, settings)
     except ConfigError as exc:

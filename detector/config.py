@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detector.detect.settings import (
+    FindingSettings,
+    ModelSettings,
+    RuleSettings,
+    SuppressSettings,
+)
 from detector.errors import ConfigError
 
 
@@ -57,10 +63,14 @@ class Settings:
     dedup: DedupSettings = field(default_factory=DedupSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     log: LogSettings = field(default_factory=LogSettings)
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    findings: FindingSettings = field(default_factory=FindingSettings)
+    suppress: SuppressSettings = field(default_factory=SuppressSettings)
 
 
 # Environment variables named in the docs that do not follow S3AD_<SECTION>_<KEY>.
-ENV_ALIASES: dict[str, str] = {}
+ENV_ALIASES: dict[str, str] = {"S3AD_TOR_EXIT_LIST": "rules.tor_exit_list"}
 
 
 def _coerce(value: Any, typ: Any, where: str) -> Any:

@@ -1,0 +1,199 @@
+"""Decide: model scores + baselines + rule hits → verdicts (type, resource, strength, reasons).
+
+The anomaly type comes from *what* was anomalous: the API class whose volume is furthest beyond
+the principal's usual (reads → Exfiltration, deletes → Impact.Delete, writes → Impact.Write,
+permission / configuration changes → Impact.Permission, listing / metadata → Discovery). A
+window becomes an anomaly only when a warm model ranks it above ``models.threshold`` *and* some
+class passes the volume gates (``min_calls``, ``ratio_min`` × usual, ``z_min``); a model alone
+cannot explain itself, and a volume spike that every model finds ordinary is a busy day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from detector.detect.catalog import CLASS_TYPE, SEQUENCE, purpose
+from detector.detect.explain import Deviation, hour_subtype, unseen_agents, unseen_ips
+from detector.detect.hits import Hit
+from detector.detect.settings import ModelSettings
+from detector.events import API_CLASSES, OTHER, READ
+from detector.history import RARE, TRACKED, UNSEEN, PrincipalHistory
+from detector.windows import WindowAgg
+
+# Class → tracked metric it is compared with; classes without their own baseline are compared
+# with all of the principal's calls (stricter: more such calls than it usually makes at all).
+CLASS_METRIC = {"read": "reads", "write": "writes", "delete": "deletes", "list": "lists"}
+_WEIGHT = {"delete": 4, "permission": 3, "read": 2, "write": 1}  # tie-break: the worse class
+
+
+@dataclass(slots=True)
+class Verdict:
+    """Everything one finding is made of."""
+
+    type: str
+    resource: str
+    window: WindowAgg
+    hits: list[Hit]
+    devs: dict[str, Deviation]
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def strength(self) -> float:
+        return max(h.strength for h in self.hits)
+
+
+def human_bytes(n: float) -> str:
+    """>>> human_bytes(4.2e9), human_bytes(512)
+    ('4.2 GB', '512 B')
+    """
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _times(ratio: float | None) -> str:
+    if ratio is None:
+        return "a principal with no history"
+    return f"{ratio:,.0f}× its usual" if ratio >= 2 else "above its usual"
+
+
+def class_excess(
+    w: WindowAgg,
+    h: PrincipalHistory | None,
+    devs: dict[str, Deviation],
+    s: ModelSettings,
+    learning: bool,
+) -> list[tuple[float, str, float | None]]:
+    """(log excess, API class, ratio) for each class far beyond the principal's usual."""
+    mature = h is not None and h.windows >= s.min_history_windows
+    out: list[tuple[float, str, float | None]] = []
+    for i, cls in enumerate(API_CLASSES):
+        x = w.counts[i]
+        if cls == OTHER or x < s.min_calls:
+            continue
+        d = devs[CLASS_METRIC.get(cls, "events")]
+        if mature and h is not None and d.usual is not None:
+            z = h.z(TRACKED.index(d.metric), x)
+            ratio = x / max(d.usual, 1.0)
+            if ratio >= s.ratio_min and z >= s.z_min:
+                out.append((math.log10(ratio), cls, ratio))
+        elif not mature and not learning and x >= s.new_principal_calls:
+            out.append((math.log10(x / s.new_principal_calls) + 1, cls, None))
+    b = devs["bytes_out"]
+    if mature and b.usual is not None and b.observed >= s.min_bytes_out:
+        ratio = b.ratio or 0.0
+        if ratio >= s.ratio_min and b.z >= s.z_min and not any(c == READ for _, c, _ in out):
+            out.append((math.log10(ratio), READ, ratio))
+    return sorted(out, key=lambda e: (e[0] + 0.01 * _WEIGHT.get(e[1], 0), e[1]), reverse=True)
+
+
+def context_clues(w: WindowAgg, h: PrincipalHistory | None) -> list[str]:
+    """What else was unusual: first-seen IPs / agents, a rare hour."""
+    clues = []
+    ips, uas = unseen_ips(w, h), unseen_agents(w, h)
+    if ips:
+        clues.append(
+            "from an IP never seen for it"
+            if len(ips) == 1
+            else f"from {len(ips)} IPs never seen for it"
+        )
+    if uas:
+        clues.append("with a new user agent")
+    if hour_subtype(w, h) in (UNSEEN, RARE):
+        clues.append(f"at an unusual hour ({int(w.start // 3600) % 24:02d}:00 UTC)")
+    return clues
+
+
+def _clause(cls: str, w: WindowAgg, devs: dict[str, Deviation], ratio: float | None) -> str:
+    n = w.counts[API_CLASSES.index(cls)]
+    buckets = f"{len(w.buckets)} bucket{'s' if len(w.buckets) != 1 else ''}"
+    if cls == READ:
+        vol = human_bytes(w.bytes_out)
+        return f"read {vol} ({n:,} objects) from {buckets} — {_times(ratio)}"
+    verbs = {
+        "delete": f"deleted objects {n:,} times in {buckets}",
+        "write": f"wrote {n:,} objects to {buckets}"
+        + (f", {w.ssec:,} with SSE-C customer keys" if w.ssec else ""),
+        "permission": f"changed permissions {n:,} times on {buckets}",
+        "config": f"changed bucket configuration {n:,} times on {buckets}",
+    }
+    default = f"made {n:,} {cls} calls across {buckets}" + (
+        f", {w.denied:,} denied" if w.denied else ""
+    )
+    return f"{verbs.get(cls, default)} — {_times(ratio)}"
+
+
+def anomaly_hits(
+    w: WindowAgg,
+    h: PrincipalHistory | None,
+    devs: dict[str, Deviation],
+    model: float | None,
+    s: ModelSettings,
+    learning: bool,
+) -> list[Hit]:
+    """The anomaly verdict of one window (at most one hit: its dominant anomalous class)."""
+    if w.service or model is None or model < s.threshold:
+        return []
+    excess = class_excess(w, h, devs, s, learning)
+    if not excess:
+        return []
+    log_excess, cls, ratio = excess[0]
+    clues = context_clues(w, h)
+    reason = ", ".join([_clause(cls, w, devs, ratio), *clues])
+    strength = 0.35 * model + 0.35 * min(1.0, log_excess / 3) + 0.3 * min(1.0, len(clues) / 2)
+    return [Hit(CLASS_TYPE[cls], "anomaly", round(strength, 3), "", reason)]
+
+
+class SequenceTracker:
+    """Exfiltration, then deletion or re-encryption by the same principal within the horizon."""
+
+    def __init__(self, horizon: float) -> None:
+        self.horizon = horizon
+        self.exfil: dict[tuple[str, str], tuple[float, str]] = {}  # → (last exfil end, what)
+
+    def observe(self, w: WindowAgg, end: float, hits: Sequence[Hit]) -> Hit | None:
+        key = (w.account, w.principal)
+        prior = self.exfil.get(key)
+        if prior is not None and end - prior[0] > self.horizon:
+            del self.exfil[key]
+            prior = None
+        exfil = [
+            x for x in hits if purpose(x.type) == "Exfiltration" and x.rule != "credential-read"
+        ]
+        destroy = [x for x in hits if _destructive(x, w)]
+        seq = None
+        if destroy and (prior is not None or exfil):
+            before = exfil[0].reason if exfil else prior[1] if prior else ""
+            reason = f"{before}; then {destroy[0].reason}"
+            seq = Hit(SEQUENCE, "sequence", 1.0, "", reason, destroy[0].events)
+        if exfil:
+            self.exfil[key] = (end, exfil[0].reason)
+        return seq
+
+    def prune(self, now: float) -> None:
+        for key in [k for k, (t, _) in self.exfil.items() if now - t > self.horizon]:
+            del self.exfil[key]
+
+
+def _destructive(hit: Hit, w: WindowAgg) -> bool:
+    if hit.type.endswith(".Delete"):
+        return True
+    return hit.type.endswith(".Write") and (
+        hit.rule in ("ssec-overwrite", "ransom-note") or w.ssec > 0
+    )
+
+
+def group(w: WindowAgg, hits: Sequence[Hit], devs: dict[str, Deviation]) -> list[Verdict]:
+    """One verdict per (type, resource); hits of the same pair merge into it."""
+    by_key: dict[tuple[str, str], Verdict] = {}
+    for hit in hits:
+        key = (hit.type, hit.resource)
+        v = by_key.get(key)
+        if v is None:
+            by_key[key] = Verdict(hit.type, hit.resource, w, [hit], devs)
+        else:
+            v.hits.append(hit)
+    return [by_key[k] for k in sorted(by_key)]

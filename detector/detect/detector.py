@@ -1,0 +1,244 @@
+"""The detection stage as one object: ``Detector.process(batch)`` → findings.
+
+Wiring (what ``replay`` and the daemon do)::
+
+    detector = Detector(settings)                       # or Detector(settings, iforest_model=m)
+    engine = Engine(settings, notable=detector.notable)
+    detector.bind(engine.history)                       # share the baselines (optional, below)
+    ...
+    batch = engine.step()
+    findings = detector.process(batch)                  # created or updated by this batch
+    engine.learn(detector.learnable(batch))             # never learn what raised a finding
+
+Baselines: the detector reads the principal histories the engine keeps. When nobody calls
+``bind`` (``detector.pipeline.Pipeline`` builds its own engine), the detector keeps a private
+copy, fed with exactly the windows ``learnable`` hands back — the same content, twice the memory.
+
+State is keyed by recipient account (population models, the learning period) or by (account,
+principal) (findings, attack sequences), so the union of account shards' findings equals one
+daemon's. ``snapshot()`` / ``restore()`` carry all of it across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from detector.config import Settings
+from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group
+from detector.detect.explain import deviations
+from detector.detect.findings import FindingStore, build_finding
+from detector.detect.hits import Hit
+from detector.detect.iforest import IForestAdapter, load_iforest
+from detector.detect.online import RiverScorer
+from detector.detect.rules import RuleBook
+from detector.detect.scorer import combine
+from detector.detect.suppress import Suppressor
+from detector.engine import Batch
+from detector.errors import ModelError
+from detector.events import S3Event
+from detector.features import learn
+from detector.history import HistoryStore, PrincipalHistory
+from detector.windows import WindowAgg
+
+log = logging.getLogger(__name__)
+SNAPSHOT_VERSION = 1
+WindowKey = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class DetectStats:
+    windows: int = 0
+    findings: int = 0  # occurrences published (a repeat of an id counts again)
+    suppressed: int = 0
+    late_events: int = 0
+
+
+class Detector:
+    """Rules + river + optional IsolationForest → GuardDuty-shaped findings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        iforest_model: IForestAdapter | None = None,
+        history: HistoryStore | None = None,
+    ) -> None:
+        self.settings = settings
+        m = settings.models
+        self.rules = RuleBook(settings.rules)
+        self.online = RiverScorer(m)
+        if iforest_model is None and m.enabled and m.iforest_path:
+            iforest_model = load_iforest(m.iforest_path)
+        self.iforest = iforest_model if m.enabled else None
+        self.history = (
+            history
+            if history is not None
+            else HistoryStore(settings.history.idle_days * 86400, settings.history.max_principals)
+        )
+        self._own_history = history is None
+        self.store = FindingStore(settings.findings.forget_days)
+        self.sequences = SequenceTracker(settings.findings.sequence_horizon_seconds)
+        self.suppressor = Suppressor(settings.suppress.rules, settings.suppress.trusted_ips)
+        self.first_seen: dict[str, float] = {}  # account → first window start (learning period)
+        self.stats = DetectStats()
+        self._flagged: set[WindowKey] = set()
+        self._width = settings.window.width_seconds
+
+    def bind(self, history: HistoryStore) -> None:
+        """Use the engine's principal histories instead of a private copy."""
+        self.history = history
+        self._own_history = False
+
+    def notable(self, ev: S3Event) -> bool:
+        """The Windower's predicate: events the rules need to see one by one."""
+        return self.rules.notable(ev)
+
+    def startup_notes(self) -> list[str]:
+        """What this detector can and cannot do, for the start-up log."""
+        notes = [self.rules.status().line(), self.online.status().line()]
+        if not self.settings.models.enabled:
+            notes.append("models disabled: running rules only")
+        elif self.iforest is None:
+            notes.append("no IsolationForest artifact: running rules + online model")
+        else:
+            notes.append(self.iforest.status().line())
+        if self.rules.tor_missing:
+            notes.append(
+                f"Tor exit list {self.settings.rules.tor_exit_list!r} not found: Tor rule has no data"
+            )
+        if not self.rules.internal:
+            notes.append(
+                "rules.org_accounts is empty: policy grants to other named accounts are not flagged"
+            )
+        sup = self.settings.suppress
+        if sup.rules or sup.trusted_ips:
+            notes.append(
+                f"suppression: {len(sup.rules)} rules, {len(sup.trusted_ips)} trusted IP entries"
+            )
+        return notes
+
+    def process(self, batch: Batch) -> list[dict[str, Any]]:
+        """Findings created or updated by this batch, in window order."""
+        windows, vectors = batch.windows, batch.vectors
+        online = self.online.score(windows, vectors)
+        forest = self.iforest.score(windows, vectors) if self.iforest else [None] * len(windows)
+        out: list[dict[str, Any]] = []
+        flagged: set[WindowKey] = set()
+        for i, w in enumerate(windows):
+            scores = {"online": online[i], "iforest": forest[i]}
+            found = self._judge(w, scores, bursts=True)
+            if found:
+                flagged.add((w.account, w.principal, w.start))
+                out += found
+        for w in self._late_windows(batch.late):
+            out += self._judge(w, {}, bursts=False)
+        clean = [
+            (w, v)
+            for w, v in zip(windows, vectors, strict=True)
+            if (w.account, w.principal, w.start) not in flagged
+        ]
+        self.online.learn([w for w, _ in clean], [v for _, v in clean])
+        self._flagged = flagged
+        self.stats.windows += len(windows)
+        self.stats.findings += len(out)
+        if windows:
+            self._prune(windows[-1].start)
+        return out
+
+    def learnable(self, batch: Batch) -> list[WindowAgg]:
+        """Windows of the last processed batch that raised no finding (for ``engine.learn``)."""
+        clean = [w for w in batch.windows if (w.account, w.principal, w.start) not in self._flagged]
+        if self._own_history:
+            get = self.history.get
+            for w in clean:
+                learn(w, get(w.account, w.principal))
+        return clean
+
+    def _judge(
+        self, w: WindowAgg, scores: dict[str, float | None], bursts: bool
+    ) -> list[dict[str, Any]]:
+        first = self.first_seen.setdefault(w.account, float(w.start))
+        learning = w.start - first < self.settings.models.learning_hours * 3600
+        h = self.history.peek(w.account, w.principal)
+        devs = deviations(w, h)
+        hits: list[Hit] = self.rules.evaluate(w, h, learning, bursts=bursts)
+        if bursts and self.settings.models.enabled:
+            model = combine(list(scores.values()))
+            hits += anomaly_hits(w, h, devs, model, self.settings.models, learning)
+        end = float(w.start + self._width)
+        seq = self.sequences.observe(w, end, hits)
+        if seq is not None:
+            hits.append(seq)
+        verdicts = [v for v in group(w, hits, devs) if not self.suppressor.suppress(v)]
+        self.stats.suppressed = self.suppressor.suppressed
+        text = _score_text(scores, self.settings.models.enabled, self.iforest is not None)
+        return [self._publish(v, text) for v in verdicts]
+
+    def _publish(self, v: Verdict, scores: dict[str, str]) -> dict[str, Any]:
+        h = self.history.peek(v.window.account, v.window.principal)
+        finding = build_finding(v, h, self.settings.findings, self._width, scores)
+        return self.store.upsert(finding, float(v.window.start + self._width))
+
+    def _late_windows(self, late: Sequence[S3Event]) -> list[WindowAgg]:
+        """Late events, grouped per principal into pseudo windows for the event rules."""
+        self.stats.late_events += len(late)
+        groups: dict[tuple[str, str, int], WindowAgg] = {}
+        for ev in late:
+            start = int(ev.time) - int(ev.time) % self._width
+            key = (ev.account, ev.principal, start)
+            if key not in groups:
+                groups[key] = WindowAgg(ev.account, ev.principal, start, ev)
+            groups[key].add(ev, self.notable(ev))
+        return [groups[k].seal() for k in sorted(groups)]
+
+    def _prune(self, now: float) -> None:
+        self.sequences.prune(now)
+        if self.stats.windows % 50_000 < 1_000:
+            self.store.prune(now)
+
+    def snapshot(self) -> bytes:
+        """Every piece of detection state (river models, findings, sequences) as bytes."""
+        state = {
+            "version": SNAPSHOT_VERSION,
+            "models": self.online.models,
+            "findings": self.store.by_id,
+            "sequences": self.sequences.exfil,
+            "first_seen": self.first_seen,
+            "suppressed": self.suppressor.suppressed,
+            "history": {k: h.state() for k, h in self.history.by_key.items()}
+            if self._own_history
+            else None,
+        }
+        return pickle.dumps(state, protocol=5)
+
+    def restore(self, data: bytes) -> None:
+        """Load a ``snapshot()`` (of this build; only load snapshots you wrote: pickle)."""
+        state = pickle.loads(data)
+        if not isinstance(state, dict) or state.get("version") != SNAPSHOT_VERSION:
+            raise ModelError("detector snapshot is from another version")
+        self.online.models = state["models"]
+        self.store.by_id = state["findings"]
+        self.sequences.exfil = state["sequences"]
+        self.first_seen = state["first_seen"]
+        self.suppressor.suppressed = state["suppressed"]
+        if self._own_history and state.get("history") is not None:
+            self.history.by_key = {
+                k: PrincipalHistory.from_state(v) for k, v in state["history"].items()
+            }
+
+
+def _score_text(scores: dict[str, float | None], enabled: bool, forest: bool) -> dict[str, str]:
+    out: dict[str, str] = defaultdict(str)
+    if not enabled:
+        return {"models": "disabled (rules only)"}
+    on = scores.get("online")
+    out["online"] = "cold (still learning)" if on is None else f"{on:.3f} percentile"
+    fo = scores.get("iforest")
+    out["iforest"] = (
+        "no artifact" if not forest else ("n/a" if fo is None else f"{fo:.3f} percentile")
+    )
+    return dict(out)

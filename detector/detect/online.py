@@ -1,0 +1,164 @@
+"""The online model: river HalfSpaceTrees, one per (recipient account, population).
+
+Why per (account, population) rather than one global model: state keyed by account is what lets
+a later issue split accounts across daemons with the union of the shards' findings equal to one
+daemon's; and humans (bursty, office hours, laptops that change IP) and workloads (steady,
+machine-paced, fixed agents) have different "normal" shapes, so one model's notion of rare would
+be dominated by the larger population. The features already carry the principal-relative half
+(z-scores, first-seen IP/agent, hour rarity), so a population model does not need one model per
+principal. Populations: ``human`` (IAM users, root, federated / Identity Center users, SSO
+roles), ``workload`` (other assumed roles), ``external`` (another account's caller); AWS
+services are never modelled (REFERENCE.md: excluding them cut a peer rule's false positives
+~97 %).
+
+Cheap by construction: height 8 and 25 trees is ~0.4 MB a model and >30k updates/s here (height
+15 is ~390 MB; issue 3). HST scores are not calibrated, so each model keeps a histogram of the
+raw scores of the clean windows it learned from and reports a *percentile*: 0.99 means "higher
+than 99 % of this population's normal windows". A model is cold until it has learned
+``warmup_windows`` windows; a cold model returns None for its rows and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from river import anomaly
+
+from detector.detect.scorer import COLD, OFF, WARM, ScorerStatus
+from detector.detect.settings import ModelSettings
+from detector.features import FEATURES
+from detector.windows import WindowAgg
+
+HUMAN = "human"
+WORKLOAD = "workload"
+EXTERNAL = "external"
+_HUMAN_TYPES = frozenset({"IAMUser", "Root", "FederatedUser", "IdentityCenterUser", "SAMLUser"})
+BINS = 1000
+_UNIT = frozenset(
+    {"error_rate", "new_ip", "new_user_agent", "hour_rarity", "delete_share"}
+    | {"cross_account_share", "anonymous"}
+)
+
+
+def feature_limits() -> dict[str, tuple[float, float]]:
+    """Fixed ranges per feature (HST splits inside them; fixed keeps models comparable)."""
+    limits: dict[str, tuple[float, float]] = {}
+    for name in FEATURES:
+        if name.endswith("_z"):
+            limits[name] = (-10.0, 10.0)
+        elif name in _UNIT:
+            limits[name] = (0.0, 1.0)
+        elif name.startswith("bytes"):
+            limits[name] = (0.0, 25.0)
+        else:
+            limits[name] = (0.0, 10.0)
+    return limits
+
+
+def population(w: WindowAgg) -> str | None:
+    """Which population model judges this window; None for AWS services."""
+    if w.service:
+        return None
+    if w.anonymous or w.ptype == "AWSAccount" or w.cross:
+        return EXTERNAL
+    if w.ptype in _HUMAN_TYPES or "AWSReservedSSO_" in w.principal:
+        return HUMAN
+    return WORKLOAD
+
+
+class Calibrator:
+    """Raw score → percentile among the clean windows seen, from a decaying histogram."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * BINS
+        self.total = 0
+
+    def add(self, raw: float) -> None:
+        self.counts[min(BINS - 1, max(0, int(raw * BINS)))] += 1
+        self.total += 1
+        if self.total >= 200_000:  # halve: recent behaviour weighs more, counts stay bounded
+            self.counts = [c // 2 for c in self.counts]
+            self.total = sum(self.counts)
+
+    def percentile(self, raw: float) -> float:
+        """Share of recorded scores strictly below ``raw``'s bin, plus half of its own bin."""
+        b = min(BINS - 1, max(0, int(raw * BINS)))
+        below = sum(self.counts[:b])
+        return (below + 0.5 * self.counts[b]) / max(self.total, 1)
+
+
+class PopulationModel:
+    """One HalfSpaceTrees with its calibration and how much it has learned."""
+
+    def __init__(self, s: ModelSettings, limits: dict[Any, tuple[float, float]]) -> None:
+        self.hst: Any = anomaly.HalfSpaceTrees(
+            n_trees=s.river_trees,
+            height=s.river_height,
+            window_size=s.river_window,
+            limits=limits,
+            seed=s.river_seed,
+        )
+        self.calibrator = Calibrator()
+        self.learned = 0
+
+
+class RiverScorer:
+    """The Scorer over population models; ``learn`` takes only clean, non-service windows."""
+
+    name = "online"
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self.settings = settings
+        self.limits: dict[Any, tuple[float, float]] = dict(feature_limits())
+        self.models: dict[tuple[str, str], PopulationModel] = {}
+        self._raw: dict[int, float] = {}  # id(window) → raw score of the last scored batch
+
+    def status(self) -> ScorerStatus:
+        if not self.settings.enabled:
+            return ScorerStatus(self.name, OFF, "models disabled: rules only")
+        warm = sum(1 for m in self.models.values() if m.learned >= self.settings.warmup_windows)
+        state = WARM if warm else COLD
+        detail = (
+            f"{warm}/{len(self.models)} population models warm "
+            f"(each needs {self.settings.warmup_windows} clean windows)"
+        )
+        return ScorerStatus(self.name, state, detail)
+
+    def score(
+        self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]
+    ) -> list[float | None]:
+        self._raw = {}
+        out: list[float | None] = []
+        warmup = self.settings.warmup_windows
+        for w, v in zip(windows, vectors, strict=True):
+            pop = population(w) if self.settings.enabled else None
+            model = self.models.get((w.account, pop)) if pop else None
+            if model is None:
+                out.append(None)
+                continue
+            raw = float(model.hst.score_one(dict(zip(FEATURES, v, strict=True))))
+            self._raw[id(w)] = raw
+            out.append(model.calibrator.percentile(raw) if model.learned >= warmup else None)
+        return out
+
+    def learn(self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]) -> None:
+        """Learn clean windows (the caller has removed those with findings)."""
+        if not self.settings.enabled:
+            return
+        for w, v in zip(windows, vectors, strict=True):
+            pop = population(w)
+            if pop is None:
+                continue
+            model = self.models.get((w.account, pop))
+            if model is None:
+                model = self.models[(w.account, pop)] = PopulationModel(self.settings, self.limits)
+            raw = self._raw.get(id(w))
+            if raw is not None and model.learned >= 2 * self.settings.river_window:
+                # Before two reference windows HST's masses are still filling: not calibration data.
+                model.calibrator.add(raw)
+            model.hst.learn_one(dict(zip(FEATURES, v, strict=True)))
+            model.learned += 1
+        self._raw = {}
