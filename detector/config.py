@@ -38,6 +38,11 @@ class WindowSettings:
     width_seconds: int = 300
     lateness_seconds: int = 900  # CloudTrail delivers ~5 min late on average, sometimes more
 
+    def __post_init__(self) -> None:
+        # load_settings turns this into a ConfigError (exit 2) instead of a traceback at replay.
+        if self.width_seconds <= 0 or self.lateness_seconds < 0:
+            raise ValueError("width_seconds must be > 0 and lateness_seconds >= 0")
+
 
 @dataclass(frozen=True)
 class DedupSettings:

@@ -50,7 +50,8 @@ class TimeParser:
                 if base is None:
                     return None
             sec = value[17:19]
-            if not sec.isdigit():
+            # isdigit() is true for "²" (int() then raises) and "99" is no second: both invalid.
+            if not (sec.isascii() and sec.isdigit()) or sec > "59":
                 return None
             return base + int(sec)
         try:

@@ -56,11 +56,11 @@ def principal_of(ui: Any, bucket: str, invoked_by_fallback: str = "") -> Princip
         role_arn = _s(issuer.get("arn")) if isinstance(issuer, dict) else ""
         session = arn.rsplit("/", 1)[-1] if arn.count("/") >= 2 else ""
         if not role_arn and arn:
-            # arn:aws:sts::ACCT:assumed-role/ROLE/SESSION → arn:aws:iam::ACCT:role/ROLE
+            # arn:PARTITION:sts::ACCT:assumed-role/ROLE/SESSION → arn:PARTITION:iam::ACCT:role/ROLE
             parts = arn.split(":", 5)
             if len(parts) == 6 and parts[5].startswith("assumed-role/"):
                 role = parts[5].split("/")[1]
-                role_arn = f"arn:aws:iam::{parts[4]}:role/{role}"
+                role_arn = f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
         key = role_arn or arn or _s(ui.get("principalId")) or "unknown-role"
         return Principal(key, typ, _short(key), acct, session, akid)
     if typ == AWS_SERVICE or (not arn and _s(ui.get("invokedBy")) and typ not in ("AWSAccount",)):

@@ -108,12 +108,21 @@ class WindowAgg:
             if len(keys) > SKETCH_SLACK:
                 self.keys = prune(keys)
                 self.prefixes = prune(self.prefixes)
-        if len(self.ips) < MAX_SMALL_SET:
-            self.ips.add(ev.source_ip)
-        if len(self.uas) < MAX_SMALL_SET:
-            self.uas.add(ev.user_agent)
-        if ev.access_key_id and len(self.akids) < MAX_SMALL_SET:
-            self.akids.add(ev.access_key_id)
+        # Keep the smallest values, not the first seen, so a window is the same whatever the
+        # order of its events (files arrive out of order; ``merge`` must equal one pass).
+        ips = self.ips
+        ips.add(ev.source_ip)
+        if len(ips) > 2 * MAX_SMALL_SET:
+            self.ips = _cap(ips)
+        uas = self.uas
+        uas.add(ev.user_agent)
+        if len(uas) > 2 * MAX_SMALL_SET:
+            self.uas = _cap(uas)
+        if ev.access_key_id:
+            akids = self.akids
+            akids.add(ev.access_key_id)
+            if len(akids) > 2 * MAX_SMALL_SET:
+                self.akids = _cap(akids)
         if ev.sse_c:
             self.ssec += 1
         if ev.event_name == "DeleteObjects":
@@ -168,6 +177,7 @@ class WindowAgg:
         self.prefixes = prune(self.prefixes)
         self.ips = _cap(self.ips)
         self.uas = _cap(self.uas)
+        self.akids = _cap(self.akids)
         self.evidence = sorted(self.evidence)[:EVIDENCE]
         self.notable = sorted(self.notable, key=_event_order)[:NOTABLE]
         return self
@@ -266,13 +276,12 @@ class Windower:
         out: list[WindowAgg] = []
         for acct, by_start in self.open.items():
             wm = self.newest.get(acct, float("-inf")) - self.lateness
-            ready = [s for s in by_start if s + self.width <= wm]
-            if not ready:
-                continue
-            for s in sorted(ready):
-                out.extend(by_start.pop(s).values())
+            # Every window ending by the watermark is closed, open or not: whether an event is
+            # late must not depend on whether another principal happened to have a window there.
             edge = int(wm) - int(wm) % self.width
             self.closed_until[acct] = max(self.closed_until.get(acct, -1), edge)
+            for s in sorted(s for s in by_start if s + self.width <= wm):
+                out.extend(by_start.pop(s).values())
         return self._finish(out)
 
     def close_all(self) -> list[WindowAgg]:

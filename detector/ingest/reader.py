@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import orjson
 
 from detector.errors import SkippedInput, UnreadableInput
 from detector.ingest.decompress import GZIP_MAGIC, gunzip_stream
-from detector.ingest.keys import DIGEST, INSIGHT, LOG, classify_local
+from detector.ingest.keys import DIGEST, INSIGHT, LOG, classify_local, key_delivery_time
 
 DEFAULT_CAP = 1 << 30  # 1 GiB of JSON per object
 
@@ -136,6 +137,20 @@ def read_local(path: Path, cap: int = DEFAULT_CAP) -> Decoded:
     return decode_records(data, name)
 
 
+_UNSTAMPED = datetime.min.replace(tzinfo=UTC)
+
+
+def _delivery_order(files: list[Path]) -> list[Path]:
+    """CloudTrail log files by the delivery time in their names; other files first, in walk order.
+
+    A trail folder sorts by account and region before time: replaying one region's whole day
+    before the next would push the account's watermark a day ahead and make every other region
+    late. Delivery order is the order the live service sees.
+    """
+    stamps = [key_delivery_time(str(f)) or _UNSTAMPED for f in files]
+    return [files[i] for i in sorted(range(len(files)), key=lambda i: (stamps[i], i))]
+
+
 @dataclass(slots=True)
 class InputFiles:
     """Files to read, plus those skipped while walking folders (with the reason)."""
@@ -146,25 +161,29 @@ class InputFiles:
 
 
 def list_inputs(paths: list[Path]) -> InputFiles:
-    """Expand files and folders (recursively, sorted) into the files to read.
+    """Expand files and folders (recursively) into the files to read.
 
-    A file named explicitly is read whatever its name, unless its path marks it as a digest or
-    Insight file; inside folders only JSON-suffixed files are taken.
+    Inside a folder, CloudTrail log files come in delivery order (the time in their names) after
+    any other files, which keep their sorted walk order. A file named explicitly is read whatever
+    its name, unless its path marks it as a digest or Insight file; inside folders only
+    JSON-suffixed files are taken.
     """
     files: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     missing: list[Path] = []
     for p in paths:
         if p.is_dir():
+            found: list[Path] = []
             for root, dirs, names in os.walk(p):
                 dirs.sort()
                 for n in sorted(names):
                     f = Path(root, n)
                     kind = classify_local(str(f))
                     if kind == LOG:
-                        files.append(f)
+                        found.append(f)
                     elif kind in (DIGEST, INSIGHT):
                         skipped.append((f, kind))
+            files.extend(_delivery_order(found))
         elif p.is_file():
             kind = classify_local(str(p))
             if kind in (DIGEST, INSIGHT):
