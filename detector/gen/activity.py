@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 from detector.gen import agents
 from detector.gen.habits import DEPLOYS, FLAT, HOURLY, MIXED, NIGHTLY, STEADY, WORKHOURS
-from detector.gen.identities import identity_for
 from detector.gen.model import (
     DAY,
     HOUR,
@@ -28,6 +27,7 @@ from detector.gen.model import (
     poisson,
     seeded,
 )
+from detector.gen.user_identity import identity_for
 
 IdentityCache = dict[tuple[int, int, int], dict[str, Any]]
 _READS = frozenset({"GetObject", "HeadObject", "GetObjectTagging", "GetObjectAcl", "CopyObject"})

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from detector.gen.activity import Override
-from detector.gen.identities import identity_for
 from detector.gen.model import (
     HOUR,
     PRIMARY_REGION,
@@ -26,6 +25,7 @@ from detector.gen.model import (
     iso,
 )
 from detector.gen.profiles import PopulationBuilder
+from detector.gen.user_identity import identity_for
 
 
 @dataclass
