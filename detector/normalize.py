@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from detector.apis import KEEP_REQUEST, api_class
-from detector.events import S3Event
-from detector.principal import principal_of
+from detector.events import AWS_SERVICE, S3Event
+from detector.principal import Principal, principal_of
 
 S3_SOURCE = "s3.amazonaws.com"
 EARLIEST = 1_356_998_400.0  # 2013-01-01: before CloudTrail had S3 data events
@@ -94,22 +94,54 @@ def _nbytes(value: Any) -> int:
     return 0
 
 
-class Normalizer:
-    """Turns raw records into ``S3Event``s; ``normalize`` returns an event or a reason string."""
+_CACHE_MAX = 200_000
 
-    __slots__ = ("_times", "max_future")
+
+class Normalizer:
+    """Turns raw records into ``S3Event``s; ``normalize`` returns an event or a reason string.
+
+    This is the hottest function of the pipeline (one call per record), so it is written flat:
+    type checks with ``type(x) is str`` instead of helpers, the eventTime minute cached, and
+    principals cached by (type, arn, account) — the same few thousand identities repeat across
+    millions of records. Anonymous and service callers (keyed by bucket or invokedBy) bypass
+    the cache.
+    """
+
+    __slots__ = ("_classes", "_principals", "_times", "max_future")
 
     def __init__(self, max_future_seconds: float = 3600.0) -> None:
         self._times = TimeParser()
         self.max_future = max_future_seconds
+        self._principals: dict[tuple[str | None, str, str | None], Principal] = {}
+        self._classes: dict[tuple[str, bool], str] = {}
+
+    def _principal(self, ui: Any, bucket: str, invoked_by: Any) -> Principal:
+        if type(ui) is dict:
+            arn = ui.get("arn")
+            typ = ui.get("type")
+            if type(arn) is str and arn and typ != "AWSAccount" and typ != "AWSService":
+                acct = ui.get("accountId")
+                key = (typ if type(typ) is str else None, arn, acct if type(acct) is str else None)
+                cached = self._principals.get(key)
+                if cached is None:
+                    cached = principal_of(ui, bucket, "")
+                    if len(self._principals) >= _CACHE_MAX:
+                        self._principals.clear()
+                    self._principals[key] = cached
+                akid = ui.get("accessKeyId")
+                if type(akid) is str and akid != cached.access_key_id:
+                    return cached._replace(access_key_id=akid)
+                return cached
+        return principal_of(ui, bucket, invoked_by if type(invoked_by) is str else "")
 
     def normalize(self, rec: Any, now: float | None = None) -> S3Event | str:
         """Return the ``S3Event`` for ``rec``, or ``NOT_S3`` / ``INVALID``."""
         if type(rec) is not dict:
             return INVALID
         get = rec.get
-        if get("eventSource") != S3_SOURCE:
-            return NOT_S3 if isinstance(get("eventSource"), str) else INVALID
+        source = get("eventSource")
+        if source != S3_SOURCE:
+            return NOT_S3 if type(source) is str else INVALID
         t = self._times.parse(get("eventTime"))
         name = get("eventName")
         if t is None or type(name) is not str or not name:
@@ -119,9 +151,18 @@ class Normalizer:
             # A bogus future time would drag the watermark forward and blind the detector.
             return INVALID
         rp = get("requestParameters")
-        if type(rp) is not dict:
+        if type(rp) is dict:
+            bucket = rp.get("bucketName")
+            if type(bucket) is not str:
+                bucket = ""
+            key = rp.get("key")
+            if type(key) is not str:
+                key = ""
+            sse_c = SSEC_HEADER in rp
+        else:
             rp = None
-        bucket = _s(rp.get("bucketName")) if rp else ""
+            bucket = key = ""
+            sse_c = False
         category = get("eventCategory")
         if category == "Data":
             data = True
@@ -129,22 +170,37 @@ class Normalizer:
             data = False
         else:
             data = get("managementEvent") is False
-        p = principal_of(get("userIdentity"), bucket, _s(get("invokedBy")))
-        account = _s(get("recipientAccountId"))
+        p = self._principal(get("userIdentity"), bucket, get("invokedBy"))
+        account = get("recipientAccountId")
+        if type(account) is not str:
+            account = ""
         extra = get("additionalEventData")
         if type(extra) is dict:
             bytes_in = _nbytes(extra.get("bytesTransferredIn"))
             bytes_out = _nbytes(extra.get("bytesTransferredOut"))
-            auth = _s(extra.get("AuthenticationMethod"))
+            auth = extra.get("AuthenticationMethod")
+            if type(auth) is not str:
+                auth = ""
         else:
             bytes_in = bytes_out = 0
             auth = ""
-        cls = api_class(name, data)
+        ck = (name, data)
+        cls = self._classes.get(ck)
+        if cls is None:
+            cls = self._classes[ck] = api_class(name, data)
+            if len(self._classes) > 10_000:  # eventName is attacker-influenced only in junk
+                self._classes.clear()
+        event_id = get("eventID")
+        region = get("awsRegion")
+        ip = get("sourceIPAddress")
+        ua = get("userAgent")
+        err = get("errorCode")
+        vpce = get("vpcEndpointId")
         return S3Event(
             t,
-            _s(get("eventID")),
+            event_id if type(event_id) is str else "",
             account,
-            _s(get("awsRegion")),
+            region if type(region) is str else "",
             p.key,
             p.type,
             p.name,
@@ -153,17 +209,17 @@ class Normalizer:
             name,
             cls,
             bucket,
-            _s(rp.get("key")) if rp else "",
+            key,
             bytes_in,
             bytes_out,
-            _s(get("sourceIPAddress")),
-            _s(get("userAgent")),
-            _s(get("errorCode")),
-            bool(rp and SSEC_HEADER in rp),
+            ip if type(ip) is str else "",
+            ua if type(ua) is str else "",
+            err if type(err) is str else "",
+            sse_c,
             auth,
-            _s(get("vpcEndpointId")),
-            bool(p.account) and bool(account) and p.account != account,
+            vpce if type(vpce) is str else "",
+            p.account != account and bool(p.account) and bool(account),
             data,
-            p.type == "AWSService",
+            p.type == AWS_SERVICE,
             rp if (rp is not None and name in KEEP_REQUEST) else None,
         )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from detector.config import Settings
 from detector.engine import Batch, Engine
 from detector.events import S3Event
+from detector.history import HistoryStore
 from detector.windows import WindowAgg
 
 STATE_VERSION = 1
@@ -22,6 +23,8 @@ class DetectionStage(Protocol):
     """What the pipeline needs of detection (``detector.detect.Detector`` implements it)."""
 
     def notable(self, ev: S3Event) -> bool: ...
+
+    def bind(self, history: HistoryStore) -> None: ...
 
     def process(self, batch: Batch) -> list[dict[str, Any]]: ...
 
@@ -39,6 +42,7 @@ class Pipeline:
         self.settings = settings
         self.detection = detection
         self.engine = Engine(settings, notable=detection.notable)
+        detection.bind(self.engine.history)  # one copy of the baselines, shared
 
     def ingest(self, records: Iterable[Any]) -> None:
         self.engine.ingest(records)
