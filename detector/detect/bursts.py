@@ -1,23 +1,37 @@
 """Burst backstops: packed bursts that behaviour models handle badly (REFERENCE.md).
 
-Each rule fires on an absolute floor from ``[rules]`` *and* a multiple of the principal's usual
-(``burst_ratio``), so a job that always deletes thousands of objects is not a mass deletion. A
-principal without history is judged on the floor alone, except while its account is still in
-its learning period (everyone is new then, so "new" means nothing).
+Each rule fires when the total over the last ``rules.burst_span_seconds`` reaches an absolute
+floor from ``[rules]``, *and* the current window carries its share of it (a third of the floor
+for a 15-minute span of 5-minute windows, so a burst does not keep firing after it stopped),
+*and* the current window is ``burst_ratio`` times the principal's usual — so a job that always
+deletes thousands of objects is not a mass deletion. A principal without history is judged on
+the floors alone, except while its account is still in its learning period (everyone is new
+then, so "new" means nothing); a principal with less than ``models.min_history_windows`` of
+history counts as new — its first window of a burst would otherwise become its "usual".
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from detector.detect.catalog import CLASS_TYPE, DELETE_ANOMALY, DISCOVERY_ANOMALY, WRITE_ANOMALY
 from detector.detect.hits import Hit
+from detector.detect.recent import Totals
 from detector.detect.settings import RuleSettings
-from detector.events import API_CLASSES, DELETE, S3Event
+from detector.events import API_CLASSES, DELETE
 from detector.history import TRACKED, PrincipalHistory
 from detector.windows import CLASS_INDEX, WindowAgg
 
 _T = {name: i for i, name in enumerate(TRACKED)}
+
+
+class Burst(NamedTuple):
+    rule: str
+    total: int  # over the span
+    now: int  # in the current window
+    floor: int
+    usual: float | None  # the principal's usual per window (None: no history)
 
 
 def strength(count: float, floor: float) -> float:
@@ -31,90 +45,75 @@ def strength(count: float, floor: float) -> float:
     return round(min(1.0, max(0.0, 0.3 + 0.7 * math.log10(count / floor))), 3)
 
 
-def beyond_usual(
-    h: PrincipalHistory | None, metric: str, value: float, ratio: float, learning: bool
-) -> tuple[bool, float | None]:
-    """(is ``value`` a burst for this principal, its usual value or None when unknown)."""
-    if h is None or h.windows == 0:
-        return (not learning), None
-    usual = h.usual(_T[metric])
-    return value >= ratio * max(usual, 1.0), usual
-
-
-def _usual_text(usual: float | None, unit: str = "") -> str:
-    if usual is None:
-        return "a principal with no history"
-    return f"usually {usual:.0f}{' ' + unit if unit else ''} a window"
-
-
 def dominant_class(w: WindowAgg) -> str:
     """The API class with the most calls (ties: the earlier in API_CLASSES)."""
     best = max(range(len(API_CLASSES)), key=lambda i: (w.counts[i], -i))
     return API_CLASSES[best]
 
 
-def _sample(w: WindowAgg, pred: str) -> tuple[S3Event, ...]:
-    if pred == "denied":
-        return tuple(e for e in w.notable if e.error_code.startswith("AccessDenied"))[:10]
-    return ()
+def _usual(h: PrincipalHistory | None, metric: str, mature: bool) -> float | None:
+    return h.usual(_T[metric]) if h is not None and mature else None
+
+
+def _fires(b: Burst, s: RuleSettings, windows: int, learning: bool) -> bool:
+    if b.total < b.floor or b.now * max(windows, 1) < b.floor:
+        return False
+    if b.usual is None:
+        return not learning
+    return b.now >= s.burst_ratio * max(b.usual, 1.0)
+
+
+def _usual_text(b: Burst, unit: str) -> str:
+    if b.usual is None:
+        return "a principal with no history"
+    return f"usually {b.usual:.0f} {unit} a window"
+
+
+def _span(b: Burst, s: RuleSettings) -> str:
+    return "" if b.total == b.now else f" ({b.total:,} in {s.burst_span_seconds / 60:.0f} min)"
+
+
+class BurstContext(NamedTuple):
+    """What the burst rules know beyond the window: the span's totals, SSE-C habit, width."""
+
+    totals: Totals
+    ssec_usual: float
+    width: int
+    mature: bool  # the principal has enough history to have a "usual"
 
 
 def burst_hits(
-    w: WindowAgg, h: PrincipalHistory | None, s: RuleSettings, learning: bool
+    w: WindowAgg, h: PrincipalHistory | None, ctx: BurstContext, s: RuleSettings, learning: bool
 ) -> list[Hit]:
     """Mass deletion, SSE-C overwrites, AccessDenied sprays, many buckets at once."""
-    hits: list[Hit] = []
+    t, ssec_usual = ctx.totals, ctx.ssec_usual
     deletes = w.counts[CLASS_INDEX[DELETE]]
-    if deletes >= s.mass_delete_count:
-        burst, usual = beyond_usual(h, "deletes", deletes, s.burst_ratio, learning)
-        if burst:
-            extra = f", {w.delete_objects} of them multi-object" if w.delete_objects else ""
-            reason = f"made {deletes:,} delete calls{extra} — {_usual_text(usual, 'deletes')}"
-            hits.append(
-                Hit(
-                    DELETE_ANOMALY,
-                    "mass-delete",
-                    strength(deletes, s.mass_delete_count),
-                    "",
-                    reason,
-                )
-            )
-    if w.ssec >= s.ssec_write_count:
-        burst, usual = beyond_usual(h, "writes", w.ssec, s.burst_ratio, learning)
-        if burst:
-            reason = f"rewrote {w.ssec:,} objects with a customer-provided key (SSE-C) — {_usual_text(usual, 'writes')}"
-            hits.append(
-                Hit(
-                    WRITE_ANOMALY,
-                    "ssec-overwrite",
-                    strength(w.ssec, s.ssec_write_count),
-                    "",
-                    reason,
-                )
-            )
-    if w.denied >= s.denied_spray_count:
-        burst, usual = beyond_usual(h, "errors", w.denied, s.burst_ratio, learning)
-        if burst:
-            reason = (
-                f"was denied {w.denied:,} times (AccessDenied) — {_usual_text(usual, 'errors')}"
-            )
-            hits.append(
-                Hit(
-                    DISCOVERY_ANOMALY,
-                    "access-denied-spray",
-                    strength(w.denied, s.denied_spray_count),
-                    "",
-                    reason,
-                    _sample(w, "denied"),
-                )
-            )
-    n_buckets = len(w.buckets)
-    if n_buckets >= s.distinct_buckets_count:
-        burst, usual = beyond_usual(h, "buckets", n_buckets, s.burst_ratio, learning)
-        if burst:
+    windows = max(1, int(s.burst_span_seconds // ctx.width))
+    specs = [
+        (Burst("mass-delete", t.deletes, deletes, s.mass_delete_count, _usual(h, "deletes", ctx.mature)), DELETE_ANOMALY),
+        (Burst("ssec-overwrite", t.ssec, w.ssec, s.ssec_write_count, ssec_usual if ctx.mature else None), WRITE_ANOMALY),
+        (Burst("access-denied-spray", t.denied, w.denied, s.denied_spray_count, _usual(h, "errors", ctx.mature)), DISCOVERY_ANOMALY),
+        (Burst("many-buckets", t.buckets, len(w.buckets), s.distinct_buckets_count, _usual(h, "buckets", ctx.mature)), ""),
+    ]  # fmt: skip
+    hits = []
+    for b, kind in specs:
+        if not _fires(b, s, windows, learning):
+            continue
+        if b.rule == "many-buckets":
+            if b.usual is None and w.denied < 0.1 * w.n:
+                continue  # a new principal sweeping buckets successfully: an inventory or audit
             kind = CLASS_TYPE.get(dominant_class(w), DISCOVERY_ANOMALY)
-            reason = f"touched {n_buckets} buckets in one window — {_usual_text(usual)}"
-            hits.append(
-                Hit(kind, "many-buckets", strength(n_buckets, s.distinct_buckets_count), "", reason)
-            )
+        hits.append(Hit(kind, b.rule, strength(b.total, b.floor), "", _reason(b, w, s)))
     return hits
+
+
+def _reason(b: Burst, w: WindowAgg, s: RuleSettings) -> str:
+    span = _span(b, s)
+    if b.rule == "mass-delete":
+        multi = f", {w.delete_objects} of them multi-object" if w.delete_objects else ""
+        return f"made {b.now:,} delete calls{multi}{span} — {_usual_text(b, 'deletes')}"
+    if b.rule == "ssec-overwrite":
+        return f"rewrote {b.now:,} objects with a customer-provided key (SSE-C){span} — {_usual_text(b, 'SSE-C writes')}"
+    if b.rule == "access-denied-spray":
+        return f"was denied {b.now:,} times (AccessDenied){span} across {len(w.buckets)} buckets — {_usual_text(b, 'errors')}"
+    return f"touched {b.now} buckets in one window ({b.total} in {s.burst_span_seconds / 60:.0f} min) — {_usual_text(b, 'buckets')}"

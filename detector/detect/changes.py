@@ -117,5 +117,6 @@ def root_hits(w: WindowAgg) -> list[Hit]:
     cls = max(classes, key=lambda c: (classes[c], _SEVERITY_ORDER.get(c, 0)))
     kind = t.CLASS_TYPE.get(cls, t.DISCOVERY_ANOMALY)
     names = ", ".join(f"{n} ×{c}" for n, c in Counter(e.event_name for e in data).most_common(3))
-    why = f"used the root user for {len(data)} S3 data calls ({names})"
+    plural = "s" if len(data) != 1 else ""
+    why = f"signed {len(data)} S3 data call{plural} with the account's root credentials ({names})"
     return [Hit(kind, "root-data", 0.6, "", why, tuple(data[:10]))]

@@ -4,8 +4,10 @@ The anomaly type comes from *what* was anomalous: the API class whose volume is 
 the principal's usual (reads → Exfiltration, deletes → Impact.Delete, writes → Impact.Write,
 permission / configuration changes → Impact.Permission, listing / metadata → Discovery). A
 window becomes an anomaly only when a warm model ranks it above ``models.threshold`` *and* some
-class passes the volume gates (``min_calls``, ``ratio_min`` × usual, ``z_min``); a model alone
-cannot explain itself, and a volume spike that every model finds ordinary is a busy day.
+class passes the volume gates (``min_calls``, ``ratio_min`` × usual, ``z_min``) *and* something
+about the context was unusual too (a first-seen IP or agent, a rare hour, many denied calls) —
+unless the volume alone is extreme (``ratio_alone``). A model alone cannot explain itself; more
+of the usual from the usual place at the usual time is a deploy, a backfill, a busy day.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from detector.windows import WindowAgg
 # with all of the principal's calls (stricter: more such calls than it usually makes at all).
 CLASS_METRIC = {"read": "reads", "write": "writes", "delete": "deletes", "list": "lists"}
 _WEIGHT = {"delete": 4, "permission": 3, "read": 2, "write": 1}  # tie-break: the worse class
+_MOVES_DATA = frozenset({"read", "write", "delete"})
 
 
 @dataclass(slots=True)
@@ -45,7 +48,9 @@ class Verdict:
 
 
 def human_bytes(n: float) -> str:
-    """>>> human_bytes(4.2e9), human_bytes(512)
+    """Bytes for people.
+
+    >>> human_bytes(4.2e9), human_bytes(512)
     ('4.2 GB', '512 B')
     """
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
@@ -80,7 +85,9 @@ def class_excess(
             ratio = x / max(d.usual, 1.0)
             if ratio >= s.ratio_min and z >= s.z_min:
                 out.append((math.log10(ratio), cls, ratio))
-        elif not mature and not learning and x >= s.new_principal_calls:
+        elif not mature and not learning and x >= s.new_principal_calls and cls in _MOVES_DATA:
+            # Without a baseline only data moving in bulk counts: a new principal sweeping
+            # metadata is an inventory or an audit's first run.
             out.append((math.log10(x / s.new_principal_calls) + 1, cls, None))
     b = devs["bytes_out"]
     if mature and b.usual is not None and b.observed >= s.min_bytes_out:
@@ -91,8 +98,10 @@ def class_excess(
 
 
 def context_clues(w: WindowAgg, h: PrincipalHistory | None) -> list[str]:
-    """What else was unusual: first-seen IPs / agents, a rare hour."""
+    """What else was unusual: first-seen IPs / agents, a rare hour, many denied calls."""
     clues = []
+    if w.denied >= max(5, 0.2 * w.n):
+        clues.append(f"{w.denied:,} calls denied")
     ips, uas = unseen_ips(w, h), unseen_agents(w, h)
     if ips:
         clues.append(
@@ -142,35 +151,60 @@ def anomaly_hits(
         return []
     log_excess, cls, ratio = excess[0]
     clues = context_clues(w, h)
+    if not clues and (ratio is None or ratio < s.ratio_alone):
+        return []  # more of the usual, from the usual place at the usual time: a busy day
     reason = ", ".join([_clause(cls, w, devs, ratio), *clues])
     strength = 0.35 * model + 0.35 * min(1.0, log_excess / 3) + 0.3 * min(1.0, len(clues) / 2)
     return [Hit(CLASS_TYPE[cls], "anomaly", round(strength, 3), "", reason)]
 
 
 class SequenceTracker:
-    """Exfiltration, then deletion or re-encryption by the same principal within the horizon."""
+    """Exfiltration, then deletion or re-encryption by the same principal within the horizon.
 
-    def __init__(self, horizon: float) -> None:
+    "Exfiltration" is an Exfiltration finding *or* a weaker signal that is not a finding on its
+    own: at least ``min_reads`` reads from an IP or agent never seen for the principal. Stolen
+    credentials often read at the principal's usual volume; what gives them away is where the
+    reads came from and what followed.
+    """
+
+    def __init__(self, horizon: float, min_reads: int = 10) -> None:
         self.horizon = horizon
+        self.min_reads = min_reads
         self.exfil: dict[tuple[str, str], tuple[float, str]] = {}  # → (last exfil end, what)
 
-    def observe(self, w: WindowAgg, end: float, hits: Sequence[Hit]) -> Hit | None:
+    def _suspicious_reads(self, w: WindowAgg, h: PrincipalHistory | None) -> str:
+        reads = w.counts[API_CLASSES.index(READ)]
+        if reads < self.min_reads or h is None or h.windows == 0:
+            return ""
+        ips, uas = unseen_ips(w, h), unseen_agents(w, h)
+        if not ips and not uas:
+            return ""
+        where = "an IP never seen for it" if ips else "a user agent never seen for it"
+        return f"read {human_bytes(w.bytes_out)} ({reads:,} objects) from {where}"
+
+    def observe(
+        self, w: WindowAgg, end: float, hits: Sequence[Hit], h: PrincipalHistory | None
+    ) -> Hit | None:
         key = (w.account, w.principal)
         prior = self.exfil.get(key)
         if prior is not None and end - prior[0] > self.horizon:
             del self.exfil[key]
             prior = None
         exfil = [
-            x for x in hits if purpose(x.type) == "Exfiltration" and x.rule != "credential-read"
+            x.reason
+            for x in hits
+            if purpose(x.type) == "Exfiltration" and x.rule != "credential-read"
         ]
+        if not exfil and (weak := self._suspicious_reads(w, h)):
+            exfil = [weak]
         destroy = [x for x in hits if _destructive(x, w)]
         seq = None
         if destroy and (prior is not None or exfil):
-            before = exfil[0].reason if exfil else prior[1] if prior else ""
+            before = exfil[0] if exfil else prior[1] if prior else ""
             reason = f"{before}; then {destroy[0].reason}"
             seq = Hit(SEQUENCE, "sequence", 1.0, "", reason, destroy[0].events)
         if exfil:
-            self.exfil[key] = (end, exfil[0].reason)
+            self.exfil[key] = (end, exfil[0])
         return seq
 
     def prune(self, now: float) -> None:

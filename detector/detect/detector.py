@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from detector.config import Settings
+from detector.detect.bursts import BurstContext
 from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group
 from detector.detect.explain import deviations
 from detector.detect.findings import FindingStore, build_finding
 from detector.detect.hits import Hit
 from detector.detect.iforest import IForestAdapter, load_iforest
 from detector.detect.online import RiverScorer
+from detector.detect.recent import Recent, SsecHabit
 from detector.detect.rules import RuleBook
 from detector.detect.scorer import combine
 from detector.detect.suppress import Suppressor
@@ -81,7 +82,10 @@ class Detector:
         )
         self._own_history = history is None
         self.store = FindingStore(settings.findings.forget_days)
-        self.sequences = SequenceTracker(settings.findings.sequence_horizon_seconds)
+        f = settings.findings
+        self.sequences = SequenceTracker(f.sequence_horizon_seconds, f.sequence_min_reads)
+        self.recent = Recent(settings.rules.burst_span_seconds)
+        self.ssec = SsecHabit()
         self.suppressor = Suppressor(settings.suppress.rules, settings.suppress.trusted_ips)
         self.first_seen: dict[str, float] = {}  # account → first window start (learning period)
         self.stats = DetectStats()
@@ -130,12 +134,12 @@ class Detector:
         flagged: set[WindowKey] = set()
         for i, w in enumerate(windows):
             scores = {"online": online[i], "iforest": forest[i]}
-            found = self._judge(w, scores, bursts=True)
+            found = self._judge(w, scores, live=True)
             if found:
                 flagged.add((w.account, w.principal, w.start))
                 out += found
         for w in self._late_windows(batch.late):
-            out += self._judge(w, {}, bursts=False)
+            out += self._judge(w, {}, live=False)
         clean = [
             (w, v)
             for w, v in zip(windows, vectors, strict=True)
@@ -152,6 +156,8 @@ class Detector:
     def learnable(self, batch: Batch) -> list[WindowAgg]:
         """Windows of the last processed batch that raised no finding (for ``engine.learn``)."""
         clean = [w for w in batch.windows if (w.account, w.principal, w.start) not in self._flagged]
+        for w in clean:
+            self.ssec.learn(w)
         if self._own_history:
             get = self.history.get
             for w in clean:
@@ -159,18 +165,25 @@ class Detector:
         return clean
 
     def _judge(
-        self, w: WindowAgg, scores: dict[str, float | None], bursts: bool
+        self, w: WindowAgg, scores: dict[str, float | None], live: bool
     ) -> list[dict[str, Any]]:
+        """Rules, anomaly and sequence verdicts of one window (``live``: a closed window, not
+        a pseudo window of late events, which only the event rules judge)."""
         first = self.first_seen.setdefault(w.account, float(w.start))
         learning = w.start - first < self.settings.models.learning_hours * 3600
         h = self.history.peek(w.account, w.principal)
         devs = deviations(w, h)
-        hits: list[Hit] = self.rules.evaluate(w, h, learning, bursts=bursts)
-        if bursts and self.settings.models.enabled:
+        bursts = None
+        if live and not w.service:
+            ssec = self.ssec.get(w.account, w.principal)
+            mature = h is not None and h.windows >= self.settings.models.min_history_windows
+            bursts = BurstContext(self.recent.add(w), ssec, self._width, mature)
+        hits: list[Hit] = self.rules.evaluate(w, h, learning, bursts)
+        if live and self.settings.models.enabled:
             model = combine(list(scores.values()))
             hits += anomaly_hits(w, h, devs, model, self.settings.models, learning)
         end = float(w.start + self._width)
-        seq = self.sequences.observe(w, end, hits)
+        seq = self.sequences.observe(w, end, hits, h)
         if seq is not None:
             hits.append(seq)
         verdicts = [v for v in group(w, hits, devs) if not self.suppressor.suppress(v)]
@@ -197,6 +210,7 @@ class Detector:
 
     def _prune(self, now: float) -> None:
         self.sequences.prune(now)
+        self.recent.prune(now)
         if self.stats.windows % 50_000 < 1_000:
             self.store.prune(now)
 
@@ -207,6 +221,8 @@ class Detector:
             "models": self.online.models,
             "findings": self.store.by_id,
             "sequences": self.sequences.exfil,
+            "recent": self.recent.by_key,
+            "ssec": self.ssec.usual,
             "first_seen": self.first_seen,
             "suppressed": self.suppressor.suppressed,
             "history": {k: h.state() for k, h in self.history.by_key.items()}
@@ -223,6 +239,8 @@ class Detector:
         self.online.models = state["models"]
         self.store.by_id = state["findings"]
         self.sequences.exfil = state["sequences"]
+        self.recent.by_key = state["recent"]
+        self.ssec.usual = state["ssec"]
         self.first_seen = state["first_seen"]
         self.suppressor.suppressed = state["suppressed"]
         if self._own_history and state.get("history") is not None:
@@ -232,13 +250,13 @@ class Detector:
 
 
 def _score_text(scores: dict[str, float | None], enabled: bool, forest: bool) -> dict[str, str]:
-    out: dict[str, str] = defaultdict(str)
+    """How each model saw the window, in words (percentiles of the population's windows)."""
     if not enabled:
         return {"models": "disabled (rules only)"}
-    on = scores.get("online")
-    out["online"] = "cold (still learning)" if on is None else f"{on:.3f} percentile"
-    fo = scores.get("iforest")
-    out["iforest"] = (
-        "no artifact" if not forest else ("n/a" if fo is None else f"{fo:.3f} percentile")
-    )
-    return dict(out)
+
+    def pct(v: float | None, missing: str) -> str:
+        return missing if v is None else f"{100 * v:.1f}th percentile"
+
+    out = {"online model": pct(scores.get("online"), "still learning")}
+    out["isolation forest"] = pct(scores.get("iforest"), "n/a") if forest else "no artifact"
+    return out

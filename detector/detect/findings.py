@@ -28,7 +28,9 @@ DEFAULT_REGION = "us-east-1"
 
 
 def iso(t: float) -> str:
-    """>>> iso(0)
+    """UTC ISO time with milliseconds, as GuardDuty writes it.
+
+    >>> iso(0)
     '1970-01-01T00:00:00.000Z'
     """
     ms = round((t - int(t)) * 1000) % 1000
@@ -76,7 +78,7 @@ def _description(v: Verdict, who: str, scores: dict[str, str], width: int) -> st
     reasons = "; ".join(h.reason for h in v.hits)
     span = f"{iso(v.window.start)[:16]}–{iso(v.window.start + width)[11:16]} UTC"
     models = ", ".join(f"{k} {s}" for k, s in scores.items())
-    return f"{who} {reasons} (window {span}; account {v.window.account}). Scores: {models}."
+    return f"{who} {reasons} (window {span}, account {v.window.account}). Models: {models}."
 
 
 def build_finding(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from detector.detect import catalog as t
-from detector.detect.bursts import burst_hits
+from detector.detect.bursts import BurstContext, burst_hits
 from detector.detect.changes import change_hits, content_hits, root_hits
 from detector.detect.hits import Hit
 from detector.detect.iplists import IpList, load_list
@@ -93,17 +93,21 @@ class RuleBook:
 
     # -- window rules -------------------------------------------------------------------------
     def evaluate(
-        self, w: WindowAgg, h: PrincipalHistory | None, learning: bool, bursts: bool = True
+        self,
+        w: WindowAgg,
+        h: PrincipalHistory | None,
+        learning: bool,
+        bursts: BurstContext | None = None,
     ) -> list[Hit]:
-        """Every rule hit in a closed window (``bursts=False`` for late-event pseudo windows)."""
+        """Every rule hit in a closed window (no ``bursts`` for late-event pseudo windows)."""
         if w.service:
             return []
         hits = self._ip_hits(w) + self._agent_hits(w) + change_hits(w, self.internal)
         hits += content_hits(w, h, learning, self.ransom, self.creds)
         if self.settings.root_data_access:
             hits += root_hits(w)
-        if bursts:
-            hits += burst_hits(w, h, self.settings, learning)
+        if bursts is not None:
+            hits += burst_hits(w, h, bursts, self.settings, learning)
         return hits
 
     def _ip_hits(self, w: WindowAgg) -> list[Hit]:

@@ -66,7 +66,9 @@ def replay_findings(
 
 
 def band(sev: float) -> str:
-    """>>> band(7.5)
+    """GuardDuty's name for a severity.
+
+    >>> band(7.5)
     'High'
     """
     for name, (lo, hi) in BANDS.items():

@@ -2,9 +2,9 @@
 
 ``[rules]`` holds the deterministic rules' lists and burst thresholds, ``[models]`` the online
 model, the IsolationForest artifact and the anomaly gates, ``[findings]`` how findings are shaped
-and correlated, ``[suppress]`` what an operator chose not to see. Thresholds are per 5-minute
-window (``window.width_seconds``) unless a name says otherwise; the defaults follow the peer
-rules quoted in REFERENCE.md (Elastic, Panther) scaled to a window.
+and correlated, ``[suppress]`` what an operator chose not to see. Burst floors count over
+``rules.burst_span_seconds``, model gates per window (``window.width_seconds``); the defaults
+follow the peer rules quoted in REFERENCE.md (Elastic, Panther).
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ class RuleSettings:
     org_accounts: tuple[str, ...] = ()  # accounts inside the organisation; grants elsewhere flag
     pentest_agents: tuple[str, ...] = PENTEST_AGENTS
     root_data_access: bool = True
-    mass_delete_count: int = 50  # deletes in a window (Panther: 50 DeleteObject an hour)
-    ssec_write_count: int = 20  # SSE-C writes in a window (Elastic: 20 per bucket)
-    denied_spray_count: int = 40  # AccessDenied in a window (Elastic: 40)
-    distinct_buckets_count: int = 16  # buckets touched in one window (Elastic: > 15 in 10 s)
+    mass_delete_count: int = 50  # delete calls in the span (Panther: 50 DeleteObject an hour)
+    ssec_write_count: int = 20  # SSE-C writes in the span (Elastic: 20 per bucket)
+    denied_spray_count: int = 40  # AccessDenied in the span (Elastic: 40)
+    distinct_buckets_count: int = 16  # distinct buckets in the span (Elastic: > 15 in 10 s)
+    burst_span_seconds: float = 900.0  # bursts are counted over this span (3 windows)
     burst_ratio: float = 5.0  # a burst must also be this many times the principal's usual
     ransom_note_patterns: tuple[str, ...] = RANSOM_NOTES
     credential_key_patterns: tuple[str, ...] = CREDENTIAL_KEYS
@@ -60,8 +61,9 @@ class ModelSettings:
     threshold: float = 0.95  # calibrated model score (a percentile) that makes a window a candidate
     min_history_windows: int = 24  # active windows before a principal's baseline is trusted
     learning_hours: float = 24.0  # after an account first appears, "no history" is not "new"
-    z_min: float = 4.0  # how far from its usual (robust z of log1p) a metric must be
+    z_min: float = 2.5  # how far from its usual (robust z of log1p) a metric must be
     ratio_min: float = 10.0  # …and how many times its usual
+    ratio_alone: float = 100.0  # above this many times its usual, no unusual context is needed
     min_calls: int = 40  # smallest call count of an API class worth an anomaly finding
     min_bytes_out: int = 256 * 1024 * 1024  # smallest read volume worth an Exfiltration finding
     new_principal_calls: int = 400  # a principal without baseline needs this many calls of a class
@@ -72,6 +74,7 @@ class FindingSettings:
     detector_id: str = "s3ad"
     partition: str = "aws"
     sequence_horizon_seconds: float = 86400.0  # exfiltration → deletion/re-encryption window
+    sequence_min_reads: int = 10  # reads from a first-seen IP / agent that count as exfiltration
     evidence_events: int = 10  # eventIDs kept per finding
     affected_resources: int = 10  # buckets listed per finding
     max_string: int = 256  # untrusted strings (user agents, keys) are cut to this
