@@ -29,7 +29,7 @@ BUCKET = "s3ad-demo-trail"
 BUS = "s3ad-demo"
 
 
-def generate(out: Path, days: int, principals: int) -> Path:
+def generate(out: Path, days: int, principals: int, accounts: int) -> Path:
     trail = out / "trail"
     if not (trail / "labels.jsonl").exists():
         cmd = [
@@ -42,6 +42,8 @@ def generate(out: Path, days: int, principals: int) -> Path:
             str(days),
             "--principals",
             str(principals),
+            "--accounts",
+            str(accounts),
             "--seed",
             "7",
         ]
@@ -50,6 +52,11 @@ def generate(out: Path, days: int, principals: int) -> Path:
 
 
 def start_moto() -> tuple[ThreadedMotoServer, str]:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(
+        logging.ERROR
+    )  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -162,9 +169,12 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "demo")
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--principals", type=int, default=40)
+    ap.add_argument(
+        "--accounts", type=int, default=1, help="moto's SQS is slow: keep the file count modest"
+    )
     args = ap.parse_args()
     started = time.monotonic()
-    trail = generate(args.out, args.days, args.principals)
+    trail = generate(args.out, args.days, args.principals, args.accounts)
     server, url = start_moto()
     env = dict(
         os.environ,
