@@ -16,7 +16,6 @@ from typing import IO, Any
 import orjson
 
 from detector.config import Settings, load_settings, settings_dict
-from detector.detect.runner import findings_table, replay_findings
 from detector.engine import Batch, Engine, window_record
 from detector.errors import ConfigError
 from detector.evaluate import add_evaluate_arguments, cmd_evaluate
@@ -77,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(ev)
     add_evaluate_arguments(ev)
 
+    run = sub.add_parser("run", help="the daemon: SQS → S3 → pipeline → sinks")
+    _add_common(run)
+    run.add_argument("--queue-url", help="SQS queue fed by the trail bucket (service.queue_url)")
+    run.add_argument(
+        "--sink",
+        action="append",
+        metavar="URL",
+        help="eventbridge://BUS, jsonl://PATH, stdout://, null:// (repeatable)",
+    )
+    run.add_argument("--model", metavar="DIR|s3://…", help="model artifact (models.iforest_path)")
+    run.add_argument("--state", metavar="DIR|s3://…", help="checkpoint location (service.state)")
+    run.add_argument(
+        "--drain", action="store_true", default=None, help="exit once the queue stays empty"
+    )
+    run.add_argument(
+        "--health-port", type=int, help="health/metrics port; 0 picks one, -1 disables"
+    )
+    run.add_argument("--health-bind", help="health/metrics address (default 127.0.0.1)")
+
     cc = sub.add_parser("check-config", help="print the resolved settings")
     _add_common(cc)
 
@@ -94,6 +112,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         "window.lateness_seconds": getattr(args, "lateness_seconds", None),
         "models.iforest_path": getattr(args, "model", None),
         "models.enabled": False if getattr(args, "rules_only", False) else None,
+        "service.queue_url": getattr(args, "queue_url", None),
+        "service.sinks": getattr(args, "sink", None) if args.command == "run" else None,
+        "service.state": getattr(args, "state", None),
+        "service.drain": getattr(args, "drain", None),
+        "service.health_port": getattr(args, "health_port", None),
+        "service.health_bind": getattr(args, "health_bind", None),
     }
     return load_settings(args.config, {k: v for k, v in overrides.items() if v is not None})
 
@@ -161,6 +185,10 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay_findings(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: detection loads scikit-learn and river (~1 s), which --emit windows,
+    # check-config and --help do not need.
+    from detector.detect.runner import findings_table, replay_findings
+
     metrics = Metrics()
     report = FileReport()
     sink = open_sinks(args.sink or ["stdout://"], metrics=metrics)
@@ -179,6 +207,22 @@ def _replay_findings(args: argparse.Namespace, settings: Settings) -> int:
     lines = summary_lines(result.engine, report, elapsed, extra)
     print_summary([*lines, "", *findings_table(list(result.latest.values()))])
     return exit_status(report)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from detector.detect.detector import Detector
+    from detector.errors import ModelError
+    from detector.service.app import run_service
+
+    try:
+        detection = Detector(settings)
+    except ModelError as exc:
+        log.error("model refused", extra={"reason": str(exc)})
+        sys.stderr.write(f"s3ad: {exc}\n")
+        return EXIT_USAGE
+    for note in detection.startup_notes():
+        log.info(note)
+    return run_service(settings, detection)
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -207,7 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"s3ad: {exc}\n")
         return EXIT_USAGE
     setup_logging(settings.log.level)
-    commands = {"replay": cmd_replay, "evaluate": cmd_evaluate, "check-config": cmd_check_config}
+    commands = {
+        "run": cmd_run,
+        "replay": cmd_replay,
+        "evaluate": cmd_evaluate,
+        "check-config": cmd_check_config,
+    }
     try:
         return commands[args.command](args, settings)
     except ConfigError as exc:

@@ -62,6 +62,39 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """The daemon (``s3ad run``). Flags: --queue-url, --sink, --model, --state, --drain."""
+
+    queue_url: str = ""
+    sinks: tuple[str, ...] = ("stdout://",)
+    state: str = ""  # checkpoint location: a directory or s3://bucket/prefix ("" = none)
+    drain: bool = False  # exit once the queue stays empty
+    wait_seconds: int = 20  # SQS long poll (≤ 20)
+    batch_size: int = 10  # messages per receive (≤ 10)
+    visibility_timeout: int = 120  # seconds; the heartbeat keeps work in progress invisible
+    heartbeat_seconds: float = 30.0
+    fetch_concurrency: int = 8  # concurrent S3 downloads
+    checkpoint_seconds: float = 60.0  # checkpoint (and then delete messages) at least this often
+    checkpoint_messages: int = 200  # …or after this many messages
+    max_pending_messages: int = 2000  # stop receiving while this many await a checkpoint
+    shutdown_budget_seconds: float = 25.0  # ECS sends SIGKILL 30 s after SIGTERM by default
+    republish_seconds: float = 900.0  # updates of a known finding (GuardDuty: 15 min / 1 h / 6 h)
+    idle_close_seconds: float = 1200.0  # close windows of accounts quiet for this long (wall time)
+    restart_hold_seconds: float = (
+        -1.0
+    )  # after a restore, hold closing this long (-1: visibility + heartbeat)
+    health_bind: str = "127.0.0.1"
+    health_port: int = 8080  # 0: pick a free port; -1: no health server
+    prometheus: bool = False
+    metrics_seconds: float = 60.0
+    retry_mode: str = "standard"  # botocore retries: standard or adaptive
+    max_attempts: int = 5
+    event_source: str = "s3ad"  # EventBridge Source (never aws.*)
+    max_entry_bytes: int = 262144  # EventBridge entry size limit enforced by s3ad
+    sink_attempts: int = 6
+
+
+@dataclass(frozen=True)
 class Settings:
     input: InputSettings = field(default_factory=InputSettings)
     window: WindowSettings = field(default_factory=WindowSettings)
@@ -72,6 +105,7 @@ class Settings:
     models: ModelSettings = field(default_factory=ModelSettings)
     findings: FindingSettings = field(default_factory=FindingSettings)
     suppress: SuppressSettings = field(default_factory=SuppressSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
 
 # Environment variables named in the docs that do not follow S3AD_<SECTION>_<KEY>.
