@@ -46,14 +46,14 @@ def read_inputs(
         metrics.incr("files.unreadable", reason="not-found")
         report.unreadable.append((str(p), "not-found"))
     for p, kind in inputs.skipped:
-        log.debug("skipping file", extra={"file": str(p), "reason": kind})
+        log.info("skipping file", extra={"file": str(p), "reason": kind})
         metrics.incr("files.skipped", reason=kind)
         report.files_skipped += 1
     for path in inputs.files:
         try:
             decoded = read_local(path, settings.input.max_object_bytes)
         except SkippedInput as exc:
-            log.debug("skipping file", extra={"file": exc.name, "reason": exc.reason})
+            log.info("skipping file", extra={"file": exc.name, "reason": exc.reason})
             metrics.incr("files.skipped", reason=exc.reason)
             report.files_skipped += 1
             continue
