@@ -6,8 +6,8 @@ for a 15-minute span of 5-minute windows, so a burst does not keep firing after 
 *and* the current window is ``burst_ratio`` times the principal's usual — so a job that always
 deletes thousands of objects is not a mass deletion. A principal without history is judged on
 the floors alone, except while its account is still in its learning period (everyone is new
-then, so "new" means nothing); a principal with less than ``models.min_history_windows`` of
-history counts as new — its first window of a burst would otherwise become its "usual".
+then, so "new" means nothing); a principal whose whole history lies inside the span counts as
+new — the first window of a burst would otherwise become its "usual".
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def dominant_class(w: WindowAgg) -> str:
     return API_CLASSES[best]
 
 
-def _usual(h: PrincipalHistory | None, metric: str, mature: bool) -> float | None:
-    return h.usual(_T[metric]) if h is not None and mature else None
+def _usual(h: PrincipalHistory | None, metric: str, baseline: bool) -> float | None:
+    return h.usual(_T[metric]) if h is not None and baseline else None
 
 
 def _fires(b: Burst, s: RuleSettings, windows: int, learning: bool) -> bool:
@@ -79,7 +79,7 @@ class BurstContext(NamedTuple):
     totals: Totals
     ssec_usual: float
     width: int
-    mature: bool  # the principal has enough history to have a "usual"
+    baseline: bool  # the principal has history from before the span: it has a "usual"
 
 
 def burst_hits(
@@ -90,10 +90,10 @@ def burst_hits(
     deletes = w.counts[CLASS_INDEX[DELETE]]
     windows = max(1, int(s.burst_span_seconds // ctx.width))
     specs = [
-        (Burst("mass-delete", t.deletes, deletes, s.mass_delete_count, _usual(h, "deletes", ctx.mature)), DELETE_ANOMALY),
-        (Burst("ssec-overwrite", t.ssec, w.ssec, s.ssec_write_count, ssec_usual if ctx.mature else None), WRITE_ANOMALY),
-        (Burst("access-denied-spray", t.denied, w.denied, s.denied_spray_count, _usual(h, "errors", ctx.mature)), DISCOVERY_ANOMALY),
-        (Burst("many-buckets", t.buckets, len(w.buckets), s.distinct_buckets_count, _usual(h, "buckets", ctx.mature)), ""),
+        (Burst("mass-delete", t.deletes, deletes, s.mass_delete_count, _usual(h, "deletes", ctx.baseline)), DELETE_ANOMALY),
+        (Burst("ssec-overwrite", t.ssec, w.ssec, s.ssec_write_count, ssec_usual if ctx.baseline else None), WRITE_ANOMALY),
+        (Burst("access-denied-spray", t.denied, w.denied, s.denied_spray_count, _usual(h, "errors", ctx.baseline)), DISCOVERY_ANOMALY),
+        (Burst("many-buckets", t.buckets, len(w.buckets), s.distinct_buckets_count, _usual(h, "buckets", ctx.baseline)), ""),
     ]  # fmt: skip
     hits = []
     for b, kind in specs:

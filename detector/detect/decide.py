@@ -6,7 +6,7 @@ permission / configuration changes → Impact.Permission, listing / metadata →
 window becomes an anomaly only when a warm model ranks it above ``models.threshold`` *and* some
 class passes the volume gates (``min_calls``, ``ratio_min`` × usual, ``z_min``) *and* something
 about the context was unusual too (a first-seen IP or agent, a rare hour, many denied calls) —
-unless the volume alone is extreme (``ratio_alone``). A model alone cannot explain itself; more
+unless the volume alone is extreme (``z_alone``). A model alone cannot explain itself; more
 of the usual from the usual place at the usual time is a deploy, a backfill, a busy day.
 """
 
@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from detector.detect.catalog import CLASS_TYPE, SEQUENCE, purpose
 from detector.detect.explain import Deviation, hour_subtype, unseen_agents, unseen_ips
 from detector.detect.hits import Hit
+from detector.detect.online import HUMAN, population
 from detector.detect.settings import ModelSettings
 from detector.events import API_CLASSES, OTHER, READ
 from detector.history import RARE, TRACKED, UNSEEN, PrincipalHistory
@@ -65,53 +67,92 @@ def _times(ratio: float | None) -> str:
     return f"{ratio:,.0f}× its usual" if ratio >= 2 else "above its usual"
 
 
+class Excess(NamedTuple):
+    """One API class far beyond the principal's usual."""
+
+    score: float  # log10 of how far: orders the candidates
+    cls: str
+    ratio: float | None  # × the usual; None without a baseline
+    extreme: bool  # far enough that no unusual context is needed
+
+
+def _baseline(h: PrincipalHistory | None, s: ModelSettings) -> str:
+    if h is None or h.windows == 0:
+        return "new"
+    return "mature" if h.windows >= s.min_history_windows else "young"
+
+
 def class_excess(
     w: WindowAgg,
     h: PrincipalHistory | None,
     devs: dict[str, Deviation],
     s: ModelSettings,
     learning: bool,
-) -> list[tuple[float, str, float | None]]:
-    """(log excess, API class, ratio) for each class far beyond the principal's usual."""
-    mature = h is not None and h.windows >= s.min_history_windows
-    out: list[tuple[float, str, float | None]] = []
+) -> list[Excess]:
+    """API classes far beyond the principal's usual, the furthest first.
+
+    A mature baseline needs ``ratio_min`` × usual and ``z_min``; a young one (fewer than
+    ``min_history_windows``) only counts the extreme (``z_alone``); a principal without history
+    only when it moves data in bulk (``new_principal_calls`` reads, writes or deletes) — a new
+    principal sweeping metadata is an inventory or an audit's first run.
+    """
+    base = _baseline(h, s)
+    out: list[Excess] = []
     for i, cls in enumerate(API_CLASSES):
         x = w.counts[i]
         if cls == OTHER or x < s.min_calls:
             continue
         d = devs[CLASS_METRIC.get(cls, "events")]
-        if mature and h is not None and d.usual is not None:
-            z = h.z(TRACKED.index(d.metric), x)
-            ratio = x / max(d.usual, 1.0)
-            if ratio >= s.ratio_min and z >= s.z_min:
-                out.append((math.log10(ratio), cls, ratio))
-        elif not mature and not learning and x >= s.new_principal_calls and cls in _MOVES_DATA:
-            # Without a baseline only data moving in bulk counts: a new principal sweeping
-            # metadata is an inventory or an audit's first run.
-            out.append((math.log10(x / s.new_principal_calls) + 1, cls, None))
+        if base == "new":
+            if not learning and x >= s.new_principal_calls and cls in _MOVES_DATA:
+                out.append(Excess(math.log10(x / s.new_principal_calls) + 1, cls, None, True))
+            continue
+        if base == "young" and learning:
+            continue  # everyone is young while the account is new
+        assert h is not None and d.usual is not None
+        z = h.z(TRACKED.index(d.metric), x)
+        ratio = x / max(d.usual, 1.0)
+        if ratio >= s.ratio_min and z >= (s.z_min if base == "mature" else s.z_alone):
+            out.append(Excess(math.log10(ratio), cls, ratio, z >= s.z_alone))
     b = devs["bytes_out"]
-    if mature and b.usual is not None and b.observed >= s.min_bytes_out:
+    if (
+        (base == "mature" or (base == "young" and not learning))
+        and b.usual is not None
+        and b.observed >= s.min_bytes_out
+    ):
         ratio = b.ratio or 0.0
-        if ratio >= s.ratio_min and b.z >= s.z_min and not any(c == READ for _, c, _ in out):
-            out.append((math.log10(ratio), READ, ratio))
-    return sorted(out, key=lambda e: (e[0] + 0.01 * _WEIGHT.get(e[1], 0), e[1]), reverse=True)
+        far = ratio >= s.ratio_min and b.z >= (s.z_min if base == "mature" else s.z_alone)
+        if far and not any(e.cls == READ for e in out):
+            out.append(Excess(math.log10(ratio), READ, ratio, b.z >= s.z_alone))
+    return sorted(out, key=lambda e: (e.score + 0.01 * _WEIGHT.get(e.cls, 0), e.cls), reverse=True)
 
 
-def context_clues(w: WindowAgg, h: PrincipalHistory | None) -> list[str]:
-    """What else was unusual: first-seen IPs / agents, a rare hour, many denied calls."""
+def routine(table: dict[str, int]) -> bool:
+    """Does this principal see new values all the time (CI runners, autoscaled fleets)?
+
+    >>> routine({f"10.0.0.{i}": 1 for i in range(20)}), routine({"office": 400, "home": 90})
+    (True, False)
+    """
+    return len(table) >= 8 and sum(1 for c in table.values() if c <= 2) >= len(table) / 2
+
+
+def context_clues(w: WindowAgg, h: PrincipalHistory | None, human: bool) -> list[str]:
+    """What else was unusual: many denied calls, first-seen IPs / agents (for principals whose
+    IPs and agents are stable), an hour a person is rarely active at."""
     clues = []
     if w.denied >= max(5, 0.2 * w.n):
         clues.append(f"{w.denied:,} calls denied")
-    ips, uas = unseen_ips(w, h), unseen_agents(w, h)
+    if h is None or h.windows == 0:
+        return clues
+    ips = [] if routine(h.ips) else unseen_ips(w, h)
     if ips:
+        many = len(ips) > 1
         clues.append(
-            "from an IP never seen for it"
-            if len(ips) == 1
-            else f"from {len(ips)} IPs never seen for it"
+            f"from {len(ips)} IPs never seen for it" if many else "from an IP never seen for it"
         )
-    if uas:
+    if unseen_agents(w, h) and not routine(h.uas):
         clues.append("with a new user agent")
-    if hour_subtype(w, h) in (UNSEEN, RARE):
+    if human and hour_subtype(w, h) in (UNSEEN, RARE):
         clues.append(f"at an unusual hour ({int(w.start // 3600) % 24:02d}:00 UTC)")
     return clues
 
@@ -149,9 +190,10 @@ def anomaly_hits(
     excess = class_excess(w, h, devs, s, learning)
     if not excess:
         return []
-    log_excess, cls, ratio = excess[0]
-    clues = context_clues(w, h)
-    if not clues and (ratio is None or ratio < s.ratio_alone):
+    log_excess, cls, ratio, extreme = excess[0]
+    mature = _baseline(h, s) == "mature"
+    clues = context_clues(w, h, population(w) == HUMAN) if mature else []
+    if not clues and not extreme:
         return []  # more of the usual, from the usual place at the usual time: a busy day
     reason = ", ".join([_clause(cls, w, devs, ratio), *clues])
     strength = 0.35 * model + 0.35 * min(1.0, log_excess / 3) + 0.3 * min(1.0, len(clues) / 2)
@@ -176,7 +218,8 @@ class SequenceTracker:
         reads = w.counts[API_CLASSES.index(READ)]
         if reads < self.min_reads or h is None or h.windows == 0:
             return ""
-        ips, uas = unseen_ips(w, h), unseen_agents(w, h)
+        ips = [] if routine(h.ips) else unseen_ips(w, h)
+        uas = [] if routine(h.uas) else unseen_agents(w, h)
         if not ips and not uas:
             return ""
         where = "an IP never seen for it" if ips else "a user agent never seen for it"

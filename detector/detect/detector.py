@@ -176,8 +176,10 @@ class Detector:
         bursts = None
         if live and not w.service:
             ssec = self.ssec.get(w.account, w.principal)
-            mature = h is not None and h.windows >= self.settings.models.min_history_windows
-            bursts = BurstContext(self.recent.add(w), ssec, self._width, mature)
+            totals = self.recent.add(w)
+            # A history made only of this burst's own earlier windows is no baseline for it.
+            known = h is not None and h.windows > totals.windows - 1
+            bursts = BurstContext(totals, ssec, self._width, known)
         hits: list[Hit] = self.rules.evaluate(w, h, learning, bursts)
         if live and self.settings.models.enabled:
             model = combine(list(scores.values()))

@@ -92,6 +92,8 @@ def build_finding(
     w = v.window
     cut = s.max_string
     who = clean(w.name or w.principal, cut)
+    # Record fields are attacker-writable in a forged log file: nothing raw reaches a finding.
+    account = clean(w.account, 64)
     evs = _events(v)
     region = evs[0].region if evs else next((e.region for e in w.notable if e.region), "")
     region = clean(region or DEFAULT_REGION, 32)
@@ -100,7 +102,7 @@ def build_finding(
     buckets = sorted({v.resource} if v.resource and v.resource in w.buckets else w.buckets)
     end = iso(w.start + width)
     call: dict[str, Any] = {
-        "api": _api(v, evs),
+        "api": clean(_api(v, evs), 64),
         "serviceName": "s3.amazonaws.com",
         "callerType": "Remote IP",
         "userAgent": clean(ua, cut),
@@ -115,18 +117,18 @@ def build_finding(
         call["errorCode"] = clean(errors[0], 64)
     ids = [e.event_id for e in evs] or [eid for _, eid in w.evidence]
     info = {
-        "reasons": [h.reason for h in v.hits],
+        "reasons": [clean(h.reason, 2 * cut) for h in v.hits],
         "rules": sorted({h.rule for h in v.hits}),
         "scores": scores,
         "window": {"start": iso(w.start), "end": end, "events": w.n},
     }
     return {
         "schemaVersion": "2.0",
-        "accountId": w.account,
+        "accountId": account,
         "region": region,
         "partition": s.partition,
         "id": fid,
-        "arn": f"arn:{s.partition}:guardduty:{region}:{w.account}:detector/{s.detector_id}/finding/{fid}",
+        "arn": f"arn:{s.partition}:guardduty:{region}:{account}:detector/{s.detector_id}/finding/{fid}",
         "type": v.type,
         "severity": severity(v.type, v.strength),
         "title": clean(f"{who} {v.hits[0].reason}", 2 * cut),
@@ -139,14 +141,14 @@ def build_finding(
                 "accessKeyId": clean(sorted(w.akids)[0], 64) if w.akids else "",
                 "principalId": clean(w.principal, cut),
                 "userName": who,
-                "userType": w.ptype,
+                "userType": clean(w.ptype, 64),
             },
             "s3BucketDetails": [
                 {
                     "arn": f"arn:{s.partition}:s3:::{clean(b, 64)}",
                     "name": clean(b, 64),
                     "type": "Destination",
-                    "owner": {"id": w.account},
+                    "owner": {"id": account},
                 }
                 for b in buckets[: s.affected_resources]
             ],

@@ -7,8 +7,9 @@ machine-paced, fixed agents) have different "normal" shapes, so one model's noti
 be dominated by the larger population. The features already carry the principal-relative half
 (z-scores, first-seen IP/agent, hour rarity), so a population model does not need one model per
 principal. Populations: ``human`` (IAM users, root, federated / Identity Center users, SSO
-roles), ``workload`` (other assumed roles), ``external`` (another account's caller); AWS
-services are never modelled (REFERENCE.md: excluding them cut a peer rule's false positives
+roles), ``workload`` (other assumed roles), ``external`` (another account's caller); a small
+account whose population model is still cold is judged by its ``account`` model, which learns
+every window of the account and so warms up first. AWS services are never modelled (REFERENCE.md: excluding them cut a peer rule's false positives
 ~97 %).
 
 Cheap by construction: height 8 and 25 trees is ~0.4 MB a model and >30k updates/s here (height
@@ -33,8 +34,12 @@ from detector.windows import WindowAgg
 HUMAN = "human"
 WORKLOAD = "workload"
 EXTERNAL = "external"
+ACCOUNT = (
+    "account"  # every non-service window of the account: the fallback while a population is cold
+)
 _HUMAN_TYPES = frozenset({"IAMUser", "Root", "FederatedUser", "IdentityCenterUser", "SAMLUser"})
 BINS = 1000
+MIN_CALIBRATION = 50  # scores a calibrator needs before its percentiles mean anything
 _UNIT = frozenset(
     {"error_rate", "new_ip", "new_user_agent", "hour_rarity", "delete_share"}
     | {"cross_account_share", "anonymous"}
@@ -114,12 +119,13 @@ class RiverScorer:
         self.settings = settings
         self.limits: dict[Any, tuple[float, float]] = dict(feature_limits())
         self.models: dict[tuple[str, str], PopulationModel] = {}
-        self._raw: dict[int, float] = {}  # id(window) → raw score of the last scored batch
+        # (id(window), model name) → raw score of the last scored batch, for calibration
+        self._raw: dict[tuple[int, str], float] = {}
 
     def status(self) -> ScorerStatus:
         if not self.settings.enabled:
             return ScorerStatus(self.name, OFF, "models disabled: rules only")
-        warm = sum(1 for m in self.models.values() if m.learned >= self.settings.warmup_windows)
+        warm = sum(1 for m in self.models.values() if self._is_warm(m))
         state = WARM if warm else COLD
         detail = (
             f"{warm}/{len(self.models)} population models warm "
@@ -127,21 +133,39 @@ class RiverScorer:
         )
         return ScorerStatus(self.name, state, detail)
 
+    def _is_warm(self, m: PopulationModel) -> bool:
+        """Learned enough, and has seen enough scores to turn a raw score into a percentile."""
+        return m.learned >= self.settings.warmup_windows and m.calibrator.total >= MIN_CALIBRATION
+
+    def _warm(self, account: str, pop: str) -> str | None:
+        """The name of the model that judges this population: its own, or the account's."""
+        for name in (pop, ACCOUNT):
+            m = self.models.get((account, name))
+            if m is not None and self._is_warm(m):
+                return name
+        return None
+
     def score(
         self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]
     ) -> list[float | None]:
         self._raw = {}
         out: list[float | None] = []
-        warmup = self.settings.warmup_windows
         for w, v in zip(windows, vectors, strict=True):
             pop = population(w) if self.settings.enabled else None
-            model = self.models.get((w.account, pop)) if pop else None
-            if model is None:
+            if pop is None:
                 out.append(None)
                 continue
-            raw = float(model.hst.score_one(dict(zip(FEATURES, v, strict=True))))
-            self._raw[id(w)] = raw
-            out.append(model.calibrator.percentile(raw) if model.learned >= warmup else None)
+            x = dict(zip(FEATURES, v, strict=True))
+            for key in ((w.account, pop), (w.account, ACCOUNT)):  # raw scores feed calibration
+                m = self.models.get(key)
+                if m is not None:
+                    self._raw[id(w), key[1]] = float(m.hst.score_one(x))
+            judge = self._warm(w.account, pop)
+            if judge is None:
+                out.append(None)
+                continue
+            model = self.models[w.account, judge]
+            out.append(model.calibrator.percentile(self._raw[id(w), judge]))
         return out
 
     def learn(self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]) -> None:
@@ -152,13 +176,17 @@ class RiverScorer:
             pop = population(w)
             if pop is None:
                 continue
-            model = self.models.get((w.account, pop))
-            if model is None:
-                model = self.models[(w.account, pop)] = PopulationModel(self.settings, self.limits)
-            raw = self._raw.get(id(w))
-            if raw is not None and model.learned >= 2 * self.settings.river_window:
-                # Before two reference windows HST's masses are still filling: not calibration data.
-                model.calibrator.add(raw)
-            model.hst.learn_one(dict(zip(FEATURES, v, strict=True)))
-            model.learned += 1
+            x = dict(zip(FEATURES, v, strict=True))
+            for name in (pop, ACCOUNT):
+                model = self.models.get((w.account, name))
+                if model is None:
+                    model = self.models[(w.account, name)] = PopulationModel(
+                        self.settings, self.limits
+                    )
+                raw = self._raw.get((id(w), name))
+                if raw is not None and model.learned >= 2 * self.settings.river_window:
+                    # Before two reference windows HST's masses are still filling: not calibration data.
+                    model.calibrator.add(raw)
+                model.hst.learn_one(x)
+                model.learned += 1
         self._raw = {}

@@ -58,12 +58,14 @@ class ModelSettings:
     river_window: int = 250
     river_seed: int = 42
     warmup_windows: int = 500  # windows a population model learns before its scores count
-    threshold: float = 0.95  # calibrated model score (a percentile) that makes a window a candidate
+    threshold: float = (
+        0.9  # model percentile a window needs to be an anomaly (top 10 % of its population)
+    )
     min_history_windows: int = 24  # active windows before a principal's baseline is trusted
     learning_hours: float = 24.0  # after an account first appears, "no history" is not "new"
     z_min: float = 2.5  # how far from its usual (robust z of log1p) a metric must be
     ratio_min: float = 10.0  # …and how many times its usual
-    ratio_alone: float = 100.0  # above this many times its usual, no unusual context is needed
+    z_alone: float = 6.0  # this far from its usual, no unusual context is needed
     min_calls: int = 40  # smallest call count of an API class worth an anomaly finding
     min_bytes_out: int = 256 * 1024 * 1024  # smallest read volume worth an Exfiltration finding
     new_principal_calls: int = 400  # a principal without baseline needs this many calls of a class

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from detector.detect.iforest import IForestAdapter, fit_iforest, load_iforest, save_iforest
-from detector.detect.online import EXTERNAL, HUMAN, WORKLOAD, RiverScorer, population
+from detector.detect.online import ACCOUNT, EXTERNAL, HUMAN, WORKLOAD, RiverScorer, population
 from detector.detect.scorer import COLD, OFF, WARM, combine
 from detector.detect.settings import ModelSettings
 from detector.errors import ModelError
@@ -48,7 +48,7 @@ def test_populations_keep_humans_workloads_and_outsiders_apart() -> None:
 
 
 def test_a_cold_model_scores_nothing_and_says_so_until_warm() -> None:
-    s = ModelSettings(warmup_windows=300, river_window=50)
+    s = ModelSettings(warmup_windows=300, river_window=20)
     scorer = RiverScorer(s)
     assert scorer.status().state == COLD
     rows = normal_rows(400)
@@ -79,7 +79,25 @@ def test_models_are_per_account_and_population() -> None:
     scorer.learn(
         [window(), other, window("AssumedRole", "arn:aws:iam::1:role/etl")], normal_rows(3)
     )
-    assert sorted(scorer.models) == [(ACCT, HUMAN), (ACCT, WORKLOAD), ("444455556666", HUMAN)]
+    assert sorted(scorer.models) == [
+        (ACCT, ACCOUNT),
+        (ACCT, HUMAN),
+        (ACCT, WORKLOAD),
+        ("444455556666", ACCOUNT),
+        ("444455556666", HUMAN),
+    ]
+
+
+def test_a_small_population_is_judged_by_its_accounts_model_until_warm() -> None:
+    scorer = RiverScorer(ModelSettings(warmup_windows=100, river_window=20))
+    rows = normal_rows(120)
+    workloads = [window("AssumedRole", "arn:aws:iam::1:role/etl") for _ in rows]
+    for i in range(0, 120, 10):  # as the detector does: score a batch, then learn it
+        scorer.score(workloads[i : i + 10], rows[i : i + 10])
+        scorer.learn(workloads[i : i + 10], rows[i : i + 10])
+    human = window()  # no human has been seen in this account yet
+    (score,) = scorer.score([human], [outlier()])
+    assert score is not None and score > 0.99
 
 
 def test_disabled_models_are_off() -> None:
