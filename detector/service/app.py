@@ -31,15 +31,20 @@ log = logging.getLogger(__name__)
 UNITS = {"lag_seconds": "Seconds", "records_per_second": "Count/Second"}
 
 
-def queue_backlog(client: Any, queue_url: str) -> int:
-    """Messages visible or in flight (approximate, as SQS reports them)."""
+def queue_counts(client: Any, queue_url: str) -> tuple[int, int]:
+    """Messages visible and in flight (approximate, as SQS reports them)."""
     attrs = client.get_queue_attributes(
         QueueUrl=queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+    return int(attrs.get("ApproximateNumberOfMessages", 0)), int(
         attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
     )
+
+
+def queue_backlog(client: Any, queue_url: str) -> int:
+    """Messages visible or in flight."""
+    return sum(queue_counts(client, queue_url))
 
 
 def build_service(
@@ -79,6 +84,7 @@ def build_service(
         metrics=metrics,
         max_object_bytes=settings.input.max_object_bytes,
         backlog=lambda: queue_backlog(sqs, s.queue_url),
+        in_flight=lambda: queue_counts(sqs, s.queue_url)[1],
     )
 
 

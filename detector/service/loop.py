@@ -47,6 +47,7 @@ class Service:
     hold_until: float = 0.0
     last_event_wall: dict[str, float] = field(default_factory=dict)
     backlog: Callable[[], int] | None = None  # messages visible + in flight on the queue
+    in_flight: Callable[[], int] | None = None  # messages in flight (received, not deleted)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.settings.republish_seconds)
@@ -179,6 +180,7 @@ class Service:
             self.metrics.incr("errors", kind="sink")
             return False
         self.ledger.accepted(due, self.clock())
+        self.ledger.prune(self.clock())  # else every id ever published stays in every checkpoint
         self.metrics.incr("findings.published", len(due))
         return True
 
@@ -219,28 +221,57 @@ class Service:
 
     def restore(self) -> None:
         self.last_checkpoint = self.clock()
-        if self.store is None:
-            log.warning(
-                "no state location configured: a restart starts cold and may repeat or miss findings"
-            )
+        restored = self.load_checkpoint()
+        # Messages in flight when a previous process died come back only after their
+        # visibility expires; closing no window until then keeps their events on time. A
+        # checkpoint says a previous process ran; so do messages in flight at start, which
+        # matters when it died before writing its first checkpoint.
+        in_flight = self.count_in_flight()
+        if not restored and not in_flight:
             return
-        blob = self.store.load()
-        if blob is None:
-            log.info("no checkpoint found; starting cold", extra={"state": self.store.describe()})
-            return
-        pipeline_state, ledger_state = _unpack(blob)
-        self.pipeline.restore(pipeline_state)
-        self.ledger.restore(ledger_state)
         s = self.settings
         hold = (
             s.restart_hold_seconds
             if s.restart_hold_seconds >= 0
             else s.visibility_timeout + s.heartbeat_seconds
         )
-        # Messages in flight when the previous process died come back only after their
-        # visibility expires; closing no window until then keeps their events on time.
         self.hold_until = self.clock() + hold
-        log.info("state restored", extra={"state": self.store.describe(), "hold_seconds": hold})
+        log.info(
+            "holding window closing until in-flight messages are back",
+            extra={"hold_seconds": hold, "restored": restored, "in_flight": in_flight},
+        )
+
+    def load_checkpoint(self) -> bool:
+        """Restore the last checkpoint; False when there is none (a cold start)."""
+        if self.store is None:
+            log.warning(
+                "no state location configured: a restart starts cold and may repeat or miss findings"
+            )
+            return False
+        blob = self.store.load()
+        if blob is None:
+            log.info("no checkpoint found; starting cold", extra={"state": self.store.describe()})
+            return False
+        pipeline_state, ledger_state = _unpack(blob)
+        self.pipeline.restore(pipeline_state)
+        self.ledger.restore(ledger_state)
+        # The idle close counts quiet time from an account's last event seen by this process;
+        # without this, an account that stays quiet after a restart keeps its restored windows
+        # (and their findings) open until its next event, which may be hours away.
+        now = self.clock()
+        for acct in self.pipeline.engine.windower.open:
+            self.last_event_wall.setdefault(acct, now)
+        log.info("state restored", extra={"state": self.store.describe()})
+        return True
+
+    def count_in_flight(self) -> int:
+        if self.in_flight is None:
+            return 0
+        try:
+            return self.in_flight()
+        except Exception as exc:  # unknown: assume a previous process left some behind
+            log.warning("cannot count in-flight messages", extra={"reason": str(exc)})
+            return 1
 
     def drained(self, idle_receives: int) -> bool:
         if idle_receives < 2 or self.pending_ack_blocked():
