@@ -31,7 +31,8 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/python scripts/bench
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	scripts/bench
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

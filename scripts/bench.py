@@ -1,0 +1,319 @@
+"""s3ad benchmark: every figure from ONE run on the same files, printed as a table and JSON.
+
+- parse floor: gzip + orjson.loads of every file, GC off (the fastest a Python reader can be)
+- replay: `s3ad replay --sink null://` end to end (subprocess), records/s and peak RSS
+- scoring: detection cost per closed window (rules + river + IsolationForest if a model exists)
+- training: `s3ad train` map/merge throughput with 1 and 2 workers
+- DuckDB (if installed): the same per-principal 5-minute aggregates, 1 and 2 threads, best mode
+- --scale: replay at 0.5M / 2M / 8M records and at 2,000 vs 20,000 principals
+
+The machine is shared and noisy: compare ratios within one run, not absolute rates across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def trail(out: Path, records: int, principals: int, days: int = 1) -> Path:
+    """Generate (or reuse) a trail of about ``records`` records."""
+    d = out / f"trail-{records // 1000}k-{principals}p-{days}d"
+    if not (d / "labels.jsonl").exists():
+        cmd = [
+            PY,
+            "-m",
+            "detector.gen.cli",
+            "--out",
+            str(d),
+            "--days",
+            str(days),
+            "--principals",
+            str(principals),
+            "--records",
+            str(records),
+            "--workers",
+            "2",
+            "--seed",
+            "11",
+        ]
+        print(f"generating {d.name} …", file=sys.stderr, flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return d
+
+
+def log_files(d: Path) -> list[Path]:
+    from detector.ingest.reader import list_inputs
+
+    return list_inputs([d / "AWSLogs"]).files
+
+
+def parse_floor(files: list[Path]) -> dict[str, float]:
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        n = 0
+        for f in files:
+            n += len(orjson.loads(zlib.decompress(f.read_bytes(), 31))["Records"])
+        dt = time.perf_counter() - t
+    finally:
+        gc.enable()
+    return {"records": n, "seconds": dt, "records_per_s": n / dt}
+
+
+def timed(cmd: list[str]) -> dict[str, Any]:
+    """Run a command under /usr/bin/time; wall seconds and peak RSS (MB)."""
+    t = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "MAXRSS %M", *cmd], cwd=ROOT, capture_output=True, text=True
+    )
+    dt = time.perf_counter() - t
+    rss = 0.0
+    for line in proc.stderr.splitlines():
+        if line.startswith("MAXRSS "):
+            rss = int(line.split()[1]) / 1024
+    if proc.returncode not in (0, 3):
+        sys.stderr.write(proc.stderr[-3000:])
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    return {"seconds": dt, "peak_rss_mb": rss, "stderr": proc.stderr}
+
+
+def replay(d: Path, records: int, extra: list[str] | None = None) -> dict[str, Any]:
+    r = timed(
+        [
+            PY,
+            "-m",
+            "detector",
+            "replay",
+            "--sink",
+            "null://",
+            "--log-level",
+            "WARNING",
+            *(extra or []),
+            str(d / "AWSLogs"),
+        ]
+    )
+    r["records_per_s"] = records / r["seconds"]
+    r.pop("stderr")
+    return r
+
+
+def scoring_cost(files: list[Path], model: str | None) -> dict[str, float]:
+    """Detection cost per closed window, measured apart from reading and windowing."""
+    from detector.config import load_settings
+    from detector.detect.detector import Detector
+    from detector.engine import Engine
+    from detector.ingest.reader import read_local
+
+    settings = load_settings(overrides={"models.iforest_path": model} if model else None)
+    detector = Detector(settings)
+    engine = Engine(settings, notable=detector.notable)
+    detector.bind(engine.history)
+    spent = 0.0
+    windows = 0
+    for f in files:
+        engine.ingest(read_local(f).records)
+        for batch in engine.rounds():
+            t = time.perf_counter()
+            detector.process(batch)
+            spent += time.perf_counter() - t
+            windows += len(batch.windows)
+            engine.learn(detector.learnable(batch))
+    return {"windows": windows, "us_per_window": spent / max(windows, 1) * 1e6}
+
+
+def training(d: Path, records: int, workers: int) -> dict[str, Any]:
+    out = ROOT / "out" / "bench" / f"model-w{workers}"
+    r = timed(
+        [
+            PY,
+            "-m",
+            "detector",
+            "train",
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "WARNING",
+            "--no-report",
+            str(d / "AWSLogs"),
+        ]
+    )
+    r.pop("stderr")
+    r["records_per_s"] = records / r["seconds"]
+    return r
+
+
+# CloudTrail files are {"Records": [...]}: DuckDB's best mode here is read_json with schema
+# auto-detection and ignore_errors (real PutBucketTagging records carry both "Tagging" and
+# "tagging", which its detection rejects otherwise), then unnest the array and aggregate.
+DUCK_SQL = """
+SELECT recipientAccountId AS account,
+       coalesce(userIdentity.sessionContext.sessionIssuer.arn, userIdentity.arn, userIdentity.invokedBy,
+                userIdentity.accountId) AS principal,
+       time_bucket(INTERVAL 5 MINUTE, eventTime::TIMESTAMP) AS window,
+       count(*) AS events,
+       count(*) FILTER (WHERE eventName IN ('GetObject', 'GetObjectVersion')) AS reads,
+       count(*) FILTER (WHERE eventName IN ('PutObject', 'CopyObject', 'CompleteMultipartUpload', 'UploadPart')) AS writes,
+       count(*) FILTER (WHERE eventName IN ('DeleteObject', 'DeleteObjects')) AS deletes,
+       count(*) FILTER (WHERE errorCode IS NOT NULL) AS errors,
+       count(DISTINCT requestParameters.bucketName) AS buckets,
+       count(DISTINCT requestParameters."key") AS keys,
+       sum(TRY_CAST(additionalEventData.bytesTransferredOut AS DOUBLE)) AS bytes_out,
+       count(DISTINCT sourceIPAddress) AS ips
+FROM (SELECT unnest(Records, max_depth := 2) FROM read_json({files}, ignore_errors = true,
+      maximum_object_size = 268435456))
+WHERE eventSource = 's3.amazonaws.com'
+GROUP BY ALL
+"""
+
+
+def duckdb_rate(files: list[Path], records: int, threads: int) -> dict[str, Any] | None:
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    listing = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    con = duckdb.connect()
+    con.execute(f"SET threads={threads}")
+    con.execute("SET preserve_insertion_order = false")
+    t = time.perf_counter()
+    rows = con.execute(
+        f"SELECT count(*), sum(events) FROM ({DUCK_SQL.format(files=listing)})"
+    ).fetchone()
+    dt = time.perf_counter() - t
+    return {
+        "threads": threads,
+        "seconds": dt,
+        "records_per_s": records / dt,
+        "windows": rows[0] if rows else 0,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--records", type=int, default=2_000_000)
+    ap.add_argument("--principals", type=int, default=2000)
+    ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench")
+    ap.add_argument("--model", help="model directory for the scoring cost (default: none)")
+    ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument(
+        "--scale", action="store_true", help="also replay 0.5M/8M records and 20,000 principals"
+    )
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    d = trail(args.out, args.records, args.principals)
+    files = log_files(d)
+    res: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "trail": str(d),
+    }
+    floors = [parse_floor(files) for _ in range(3)]
+    records = int(floors[0]["records"])
+    res["records"] = records
+    res["parse_floor"] = {
+        "records_per_s": statistics.median(f["records_per_s"] for f in floors),
+        "runs": [f["records_per_s"] for f in floors],
+    }
+    runs = [replay(d, records) for _ in range(3)]
+    res["replay"] = {
+        "records_per_s": statistics.median(r["records_per_s"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "runs": [r["records_per_s"] for r in runs],
+    }
+    res["replay_vs_floor"] = res["replay"]["records_per_s"] / res["parse_floor"]["records_per_s"]
+    res["scoring"] = scoring_cost(files[: max(1, len(files) // 4)], args.model)
+    if not args.skip_training:
+        res["training"] = {str(w): training(d, records, w) for w in (1, 2)}
+        res["training_speedup_2w"] = (
+            res["training"]["2"]["records_per_s"] / res["training"]["1"]["records_per_s"]
+        )
+    duck = [duckdb_rate(files, records, t) for t in (1, 2)]
+    if duck[0] is not None:
+        res["duckdb"] = {str(x["threads"]): x for x in duck if x}
+        res["replay_vs_duckdb_1t"] = (
+            res["replay"]["records_per_s"] / res["duckdb"]["1"]["records_per_s"]
+        )
+        if "training" in res:
+            res["train2_vs_duckdb_2t"] = (
+                res["training"]["2"]["records_per_s"] / res["duckdb"]["2"]["records_per_s"]
+            )
+    if args.scale:
+        res["scale"] = {}
+        for n, p in (
+            (500_000, 2000),
+            (args.records, 2000),
+            (8_000_000, 2000),
+            (args.records, 20_000),
+        ):
+            sd = trail(args.out, n, p)
+            nrec = int(parse_floor(log_files(sd))["records"])
+            r = replay(sd, nrec)
+            res["scale"][f"{nrec}r/{p}p"] = r
+    (args.out / "results.json").write_text(json.dumps(res, indent=2, sort_keys=True))
+    print_table(res)
+    print(f"\nJSON: {args.out / 'results.json'}")
+    return 0
+
+
+def print_table(res: dict[str, Any]) -> None:
+    rows = [
+        ("records", f"{res['records']:,}"),
+        ("parse floor (gzip+orjson, GC off)", f"{res['parse_floor']['records_per_s']:,.0f} rec/s"),
+        ("s3ad replay → null://", f"{res['replay']['records_per_s']:,.0f} rec/s"),
+        ("replay / parse floor", f"{res['replay_vs_floor']:.2f}×"),
+        ("replay peak RSS", f"{res['replay']['peak_rss_mb']:,.0f} MB"),
+        (
+            "detection per window",
+            f"{res['scoring']['us_per_window']:,.0f} µs ({res['scoring']['windows']:,} windows)",
+        ),
+    ]
+    if "training" in res:
+        for w, t in res["training"].items():
+            rows.append(
+                (
+                    f"training, {w} worker(s)",
+                    f"{t['records_per_s']:,.0f} rec/s, peak RSS {t['peak_rss_mb']:,.0f} MB",
+                )
+            )
+        rows.append(("training speed-up with 2 workers", f"{res['training_speedup_2w']:.2f}×"))
+    if "duckdb" in res:
+        for t, x in res["duckdb"].items():
+            rows.append((f"DuckDB, {t} thread(s)", f"{x['records_per_s']:,.0f} rec/s"))
+        rows.append(("replay / DuckDB 1 thread", f"{res['replay_vs_duckdb_1t']:.2f}×"))
+        if "train2_vs_duckdb_2t" in res:
+            rows.append(
+                ("training 2 workers / DuckDB 2 threads", f"{res['train2_vs_duckdb_2t']:.2f}×")
+            )
+    for k, r in res.get("scale", {}).items():
+        rows.append(
+            (
+                f"replay at {k}",
+                f"{r['records_per_s']:,.0f} rec/s, peak RSS {r['peak_rss_mb']:,.0f} MB",
+            )
+        )
+    width = max(len(a) for a, _ in rows)
+    for a, b in rows:
+        print(f"{a:<{width}}  {b}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
