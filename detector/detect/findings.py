@@ -81,6 +81,87 @@ def _description(v: Verdict, who: str, scores: dict[str, str], width: int) -> st
     return f"{who} {reasons} (window {span}, account {v.window.account}). Models: {models}."
 
 
+def _api_call(
+    v: Verdict,
+    evs: list[S3Event],
+    h: PrincipalHistory | None,
+    buckets: list[str],
+    s: FindingSettings,
+) -> dict[str, Any]:
+    """``service.action.awsApiCallAction``: what was called, from where, with what."""
+    ip, ua = _caller(v, evs, h)
+    call: dict[str, Any] = {
+        "api": clean(_api(v, evs), 64),
+        "serviceName": "s3.amazonaws.com",
+        "callerType": "Remote IP",
+        "userAgent": clean(ua, s.max_string),
+        "affectedResources": {
+            "AWS::S3::Bucket": ",".join(clean(b, 64) for b in buckets[: s.affected_resources])
+        },
+    }
+    if ip:
+        call["remoteIpDetails"] = {("ipAddressV6" if ":" in ip else "ipAddressV4"): clean(ip, 64)}
+    errors = sorted({e.error_code for e in evs if e.error_code})
+    if errors:
+        call["errorCode"] = clean(errors[0], 64)
+    return call
+
+
+def _resource(
+    v: Verdict, who: str, account: str, buckets: list[str], s: FindingSettings
+) -> dict[str, Any]:
+    w = v.window
+    return {
+        "resourceType": "S3Bucket" if buckets else "AccessKey",
+        "accessKeyDetails": {
+            "accessKeyId": clean(sorted(w.akids)[0], 64) if w.akids else "",
+            "principalId": clean(w.principal, s.max_string),
+            "userName": who,
+            "userType": clean(w.ptype, 64),
+        },
+        "s3BucketDetails": [
+            {
+                "arn": f"arn:{s.partition}:s3:::{clean(b, 64)}",
+                "name": clean(b, 64),
+                "type": "Destination",
+                "owner": {"id": account},
+            }
+            for b in buckets[: s.affected_resources]
+        ],
+    }
+
+
+def _service(
+    v: Verdict,
+    evs: list[S3Event],
+    h: PrincipalHistory | None,
+    call: dict[str, Any],
+    info: dict[str, Any],
+    s: FindingSettings,
+) -> dict[str, Any]:
+    w = v.window
+    ids = [e.event_id for e in evs] or [eid for _, eid in w.evidence]
+    return {
+        "serviceName": "s3ad",
+        "detectorId": s.detector_id,
+        "action": {"actionType": "AWS_API_CALL", "awsApiCallAction": call},
+        "evidence": {
+            "threatIntelligenceDetails": _threat_intel(v),
+            "eventIds": [clean(i, 64) for i in ids[: s.evidence_events]],
+        },
+        "detection": {"anomaly": anomaly_section(w, h, v.devs, lambda x: clean(x, s.max_string))},
+        "additionalInfo": {
+            "value": orjson.dumps(info, option=orjson.OPT_SORT_KEYS).decode(),
+            "type": "default",
+        },
+        "eventFirstSeen": iso(w.first),
+        "eventLastSeen": iso(w.last),
+        "archived": False,
+        "count": 1,
+        "resourceRole": "TARGET",
+    }
+
+
 def build_finding(
     v: Verdict,
     h: PrincipalHistory | None,
@@ -98,27 +179,11 @@ def build_finding(
     region = evs[0].region if evs else next((e.region for e in w.notable if e.region), "")
     region = clean(region or DEFAULT_REGION, 32)
     fid = finding_id(v.type, w.account, w.principal, v.resource)
-    ip, ua = _caller(v, evs, h)
     buckets = sorted({v.resource} if v.resource and v.resource in w.buckets else w.buckets)
     end = iso(w.start + width)
-    call: dict[str, Any] = {
-        "api": clean(_api(v, evs), 64),
-        "serviceName": "s3.amazonaws.com",
-        "callerType": "Remote IP",
-        "userAgent": clean(ua, cut),
-        "affectedResources": {
-            "AWS::S3::Bucket": ",".join(clean(b, 64) for b in buckets[: s.affected_resources])
-        },
-    }
-    if ip:
-        call["remoteIpDetails"] = {("ipAddressV6" if ":" in ip else "ipAddressV4"): clean(ip, 64)}
-    errors = sorted({e.error_code for e in evs if e.error_code})
-    if errors:
-        call["errorCode"] = clean(errors[0], 64)
-    ids = [e.event_id for e in evs] or [eid for _, eid in w.evidence]
     info = {
-        "reasons": [clean(h.reason, 2 * cut) for h in v.hits],
-        "rules": sorted({h.rule for h in v.hits}),
+        "reasons": [clean(hit.reason, 2 * cut) for hit in v.hits],
+        "rules": sorted({hit.rule for hit in v.hits}),
         "scores": scores,
         "window": {"start": iso(w.start), "end": end, "events": w.n},
     }
@@ -135,43 +200,8 @@ def build_finding(
         "description": clean(_description(v, who, scores, width), 8 * cut),
         "createdAt": end,
         "updatedAt": end,
-        "resource": {
-            "resourceType": "S3Bucket" if buckets else "AccessKey",
-            "accessKeyDetails": {
-                "accessKeyId": clean(sorted(w.akids)[0], 64) if w.akids else "",
-                "principalId": clean(w.principal, cut),
-                "userName": who,
-                "userType": clean(w.ptype, 64),
-            },
-            "s3BucketDetails": [
-                {
-                    "arn": f"arn:{s.partition}:s3:::{clean(b, 64)}",
-                    "name": clean(b, 64),
-                    "type": "Destination",
-                    "owner": {"id": account},
-                }
-                for b in buckets[: s.affected_resources]
-            ],
-        },
-        "service": {
-            "serviceName": "s3ad",
-            "detectorId": s.detector_id,
-            "action": {"actionType": "AWS_API_CALL", "awsApiCallAction": call},
-            "evidence": {
-                "threatIntelligenceDetails": _threat_intel(v),
-                "eventIds": [clean(i, 64) for i in ids[: s.evidence_events]],
-            },
-            "detection": {"anomaly": anomaly_section(w, h, v.devs, lambda x: clean(x, cut))},
-            "additionalInfo": {
-                "value": orjson.dumps(info, option=orjson.OPT_SORT_KEYS).decode(),
-                "type": "default",
-            },
-            "eventFirstSeen": iso(w.first),
-            "eventLastSeen": iso(w.last),
-            "archived": False,
-            "count": 1,
-            "resourceRole": "TARGET",
-        },
+        "resource": _resource(v, who, account, buckets, s),
+        "service": _service(v, evs, h, _api_call(v, evs, h, buckets, s), info, s),
     }
 
 
