@@ -170,9 +170,7 @@ def _clause(cls: str, w: WindowAgg, devs: dict[str, Deviation], ratio: float | N
         "permission": f"changed permissions {n:,} times on {buckets}",
         "config": f"changed bucket configuration {n:,} times on {buckets}",
     }
-    default = f"made {n:,} {cls} calls across {buckets}" + (
-        f", {w.denied:,} denied" if w.denied else ""
-    )
+    default = f"made {n:,} {cls} calls across {buckets}"
     return f"{verbs.get(cls, default)} — {_times(ratio)}"
 
 
@@ -266,7 +264,8 @@ def _destructive(hit: Hit, w: WindowAgg) -> bool:
 def group(w: WindowAgg, hits: Sequence[Hit], devs: dict[str, Deviation]) -> list[Verdict]:
     """One verdict per (type, resource); hits of the same pair merge into it."""
     by_key: dict[tuple[str, str], Verdict] = {}
-    for hit in hits:
+    # The anomaly's and the sequence's reasons carry the context (× usual, new IP): title first.
+    for hit in sorted(hits, key=lambda x: x.rule not in ("sequence", "anomaly")):
         key = (hit.type, hit.resource)
         v = by_key.get(key)
         if v is None:

@@ -12,8 +12,8 @@ account whose population model is still cold is judged by its ``account`` model,
 every window of the account and so warms up first. AWS services are never modelled (REFERENCE.md: excluding them cut a peer rule's false positives
 ~97 %).
 
-Cheap by construction: height 8 and 25 trees is ~0.4 MB a model and >30k updates/s here (height
-15 is ~390 MB; issue 3). HST scores are not calibrated, so each model keeps a histogram of the
+Cheap by construction: height 8 and 10 trees is ~1 MB a model in memory and ~10k updates/s here
+(height 15 is ~390 MB; issue 3); an account costs at most four models. HST scores are not calibrated, so each model keeps a histogram of the
 raw scores of the clean windows it learned from and reports a *percentile*: 0.99 means "higher
 than 99 % of this population's normal windows". A model is cold until it has learned
 ``warmup_windows`` windows; a cold model returns None for its rows and says so.
@@ -46,19 +46,28 @@ _UNIT = frozenset(
 )
 
 
-def feature_limits() -> dict[str, tuple[float, float]]:
-    """Fixed ranges per feature (HST splits inside them; fixed keeps models comparable)."""
-    limits: dict[str, tuple[float, float]] = {}
+def feature_limits() -> list[tuple[float, float]]:
+    """Fixed range per feature, in FEATURES order (the same for every model, so comparable)."""
+    limits: list[tuple[float, float]] = []
     for name in FEATURES:
         if name.endswith("_z"):
-            limits[name] = (-10.0, 10.0)
+            limits.append((-10.0, 10.0))
         elif name in _UNIT:
-            limits[name] = (0.0, 1.0)
+            limits.append((0.0, 1.0))
         elif name.startswith("bytes"):
-            limits[name] = (0.0, 25.0)
+            limits.append((0.0, 25.0))
         else:
-            limits[name] = (0.0, 10.0)
+            limits.append((0.0, 10.0))
     return limits
+
+
+def scaled(vector: Sequence[float], limits: Sequence[tuple[float, float]]) -> dict[str, float]:
+    """Features mapped onto [0, 1]. HST picks split features weighted by their range, so
+    unscaled, the 0–1 context features (first-seen IP, rare hour…) would almost never split."""
+    out = {}
+    for name, v, (lo, hi) in zip(FEATURES, vector, limits, strict=True):
+        out[name] = min(1.0, max(0.0, (v - lo) / (hi - lo)))
+    return out
 
 
 def population(w: WindowAgg) -> str | None:
@@ -98,12 +107,11 @@ class Calibrator:
 class PopulationModel:
     """One HalfSpaceTrees with its calibration and how much it has learned."""
 
-    def __init__(self, s: ModelSettings, limits: dict[Any, tuple[float, float]]) -> None:
+    def __init__(self, s: ModelSettings) -> None:
         self.hst: Any = anomaly.HalfSpaceTrees(
             n_trees=s.river_trees,
             height=s.river_height,
             window_size=s.river_window,
-            limits=limits,
             seed=s.river_seed,
         )
         self.calibrator = Calibrator()
@@ -117,7 +125,7 @@ class RiverScorer:
 
     def __init__(self, settings: ModelSettings) -> None:
         self.settings = settings
-        self.limits: dict[Any, tuple[float, float]] = dict(feature_limits())
+        self.limits = feature_limits()
         self.models: dict[tuple[str, str], PopulationModel] = {}
         # (id(window), model name) → raw score of the last scored batch, for calibration
         self._raw: dict[tuple[int, str], float] = {}
@@ -155,7 +163,7 @@ class RiverScorer:
             if pop is None:
                 out.append(None)
                 continue
-            x = dict(zip(FEATURES, v, strict=True))
+            x = scaled(v, self.limits)
             for key in ((w.account, pop), (w.account, ACCOUNT)):  # raw scores feed calibration
                 m = self.models.get(key)
                 if m is not None:
@@ -176,13 +184,11 @@ class RiverScorer:
             pop = population(w)
             if pop is None:
                 continue
-            x = dict(zip(FEATURES, v, strict=True))
+            x = scaled(v, self.limits)
             for name in (pop, ACCOUNT):
                 model = self.models.get((w.account, name))
                 if model is None:
-                    model = self.models[(w.account, name)] = PopulationModel(
-                        self.settings, self.limits
-                    )
+                    model = self.models[(w.account, name)] = PopulationModel(self.settings)
                 raw = self._raw.get((id(w), name))
                 if raw is not None and model.learned >= 2 * self.settings.river_window:
                     # Before two reference windows HST's masses are still filling: not calibration data.

@@ -53,8 +53,8 @@ class RuleSettings:
 class ModelSettings:
     enabled: bool = True  # false: rules only (the models neither score nor learn)
     iforest_path: str = ""  # a model directory from `s3ad train`; "" runs without IsolationForest
-    river_height: int = 8  # HalfSpaceTrees height: 8 ≈ 0.4 MB a model, 15 ≈ 390 MB (issue 3)
-    river_trees: int = 25
+    river_height: int = 8  # HalfSpaceTrees height: 8 ≈ 1 MB a model (10 trees), 15 ≈ 390 MB
+    river_trees: int = 10
     river_window: int = 250
     river_seed: int = 42
     warmup_windows: int = 500  # windows a population model learns before its scores count
