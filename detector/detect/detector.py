@@ -90,6 +90,7 @@ class Detector:
         self.first_seen: dict[str, float] = {}  # account → first window start (learning period)
         self.stats = DetectStats()
         self._flagged: set[WindowKey] = set()
+        self._pruned = float("-inf")
         self._width = settings.window.width_seconds
 
     def bind(self, history: HistoryStore) -> None:
@@ -211,10 +212,13 @@ class Detector:
         return [groups[k].seal() for k in sorted(groups)]
 
     def _prune(self, now: float) -> None:
+        """Forget expired state, at most once per event-time hour (each prune walks a dict)."""
+        if now - self._pruned < 3600:
+            return
+        self._pruned = now
         self.sequences.prune(now)
         self.recent.prune(now)
-        if self.stats.windows % 50_000 < 1_000:
-            self.store.prune(now)
+        self.store.prune(now)
 
     def snapshot(self) -> bytes:
         """Every piece of detection state (river models, findings, sequences) as bytes."""
