@@ -183,6 +183,10 @@ class Engine:
         self._late = [S3Event(*ev) for ev in state["late"]]
 
 
+# A window sums whatever byte counts its records claim; JSON encoders stop at 64-bit integers.
+JSON_INT_MAX = 2**63 - 1
+
+
 def window_record(
     w: WindowAgg, vector: list[float], features: tuple[str, ...], width: int
 ) -> dict[str, Any]:
@@ -199,8 +203,8 @@ def window_record(
         "last_event": _iso(w.last),
         "events": w.n,
         "counts": {c: n for c, n in zip(API_CLASSES, w.counts, strict=True) if n},
-        "bytes_in": w.bytes_in,
-        "bytes_out": w.bytes_out,
+        "bytes_in": min(w.bytes_in, JSON_INT_MAX),
+        "bytes_out": min(w.bytes_out, JSON_INT_MAX),
         "errors": w.errors,
         "access_denied": w.denied,
         "buckets": sorted(w.buckets)[:20],

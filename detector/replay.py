@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.config import Settings
+from detector.detect.text import clean
 from detector.engine import Batch, Engine
 from detector.errors import SkippedInput, UnreadableInput
 from detector.ingest.reader import Decoded, list_inputs, read_local
@@ -119,7 +120,8 @@ def summary_lines(
         f"time       {elapsed:.1f} s ({rate:,.0f} records/s)",
     ]
     for name, reason in report.unreadable:
-        lines.append(f"unreadable {name}: {reason}")
+        # File names come from object keys (``aws s3 sync``): any character but "/" is allowed.
+        lines.append(f"unreadable {clean(name, 1024)}: {reason}")
     for k, v in (extra or {}).items():
         lines.append(f"{k:<10} {v}")
     return lines
