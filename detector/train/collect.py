@@ -76,6 +76,7 @@ class CollectSpec:
     accounts: frozenset[str] | None = None
     notable: Callable[[S3Event], bool] | None = None
     now: float | None = None  # "now" for the future-timestamp check (None: wall clock)
+    max_future: float = 3600.0  # input.max_future_seconds: later events are invalid
 
 
 def fold_records(
@@ -125,7 +126,7 @@ def collect_chunk(args: tuple[Sequence[str], CollectSpec, Reader]) -> Partial:
     """Worker entry point: read and fold a chunk of files."""
     names, spec, reader = args
     part = Partial()
-    normalizer = Normalizer()
+    normalizer = Normalizer(spec.max_future)
     for name in names:
         try:
             decoded = reader(name)
@@ -149,9 +150,15 @@ def chunks(names: Sequence[str], n: int) -> list[list[str]]:
 
     Files are time-sorted, so contiguous chunks hold mostly disjoint windows and the merge in
     the parent is cheap; interleaved chunks would make every partial hold every window.
+
+    >>> chunks(["a", "b", "c", "d", "e"], 2)
+    [['a', 'b', 'c'], ['d', 'e']]
     """
     size = -(-len(names) // max(n, 1))
-    return [list(names[i : i + size]) for i in range(0, len(names), size)]
+    return [list(names[i : i + size]) for i in range(0, len(names), max(size, 1))]
+
+
+FILES_PER_TASK = 64  # small enough for a live progress bar, large enough to merge little
 
 
 def collect(
@@ -161,24 +168,33 @@ def collect(
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> Partial:
-    """Map/merge ``names`` over ``workers`` processes (0: all cores; 1: in this process)."""
+    """Map/merge ``names`` over ``workers`` processes (0: all cores; 1: in this process).
+
+    Partials are merged in file order (``imap``, not ``imap_unordered``): fields that keep the
+    first value seen, such as a window's display name, then come from the earliest file
+    whatever the split, so the result is the same for any number of workers. ``progress``
+    receives the number of files finished by each task.
+    """
     workers = workers or os.cpu_count() or 1
-    tasks = max(1, min(len(names), workers * 4))
+    tasks = max(1, min(len(names), max(workers * 4, -(-len(names) // FILES_PER_TASK))))
     jobs = [(c, spec, reader) for c in chunks(list(names), tasks)]
     total = Partial()
+    if not jobs:
+        return total
     if workers == 1:
-        results: Iterable[Partial] = map(collect_chunk, jobs)
-        for part in results:
-            total.merge(part)
-            if progress:
-                progress(part.files + part.skipped + len(part.unreadable))
+        for part in map(collect_chunk, jobs):
+            _absorb(total, part, progress)
         return total
     ctx = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     )
-    with ctx.Pool(workers) as pool:
-        for part in pool.imap_unordered(collect_chunk, jobs):
-            total.merge(part)
-            if progress:
-                progress(part.files + part.skipped + len(part.unreadable))
+    with ctx.Pool(min(workers, len(jobs))) as pool:
+        for part in pool.imap(collect_chunk, jobs):
+            _absorb(total, part, progress)
     return total
+
+
+def _absorb(total: Partial, part: Partial, progress: Callable[[int], None] | None) -> None:
+    total.merge(part)
+    if progress:
+        progress(part.files + part.skipped + len(part.unreadable))

@@ -1,0 +1,106 @@
+"""Training's parallel half gives the same result whatever the number of workers.
+
+Story: an operator trains on a laptop with 1 worker and in CI with 3; the models must be the
+same. Windows are merged from partial aggregates, the warm pass runs account shards in separate
+processes, and the IsolationForest sees a sample: each step must be independent of the split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from test_train_support import small_settings, tiny_trail, train_to
+
+from detector.detect.rules import RuleBook
+from detector.features import FEATURES
+from detector.model.format import METADATA, MODEL_FILES
+from detector.train import collect as collect_mod
+from detector.train.collect import CollectSpec, Partial, collect
+from detector.train.sample import matrix
+from detector.train.sources import FileReader, KeyFilter, list_sources
+from detector.train.warm import shards_of, warm_pass, warm_sharded
+from detector.windows import WindowAgg
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_trail(tmp_path_factory)
+
+
+def collected(trail: Path, workers: int) -> tuple[Partial, list[WindowAgg]]:
+    settings = small_settings()
+    names = list_sources([str(trail)], KeyFilter()).names
+    spec = CollectSpec(notable=RuleBook(settings.rules).notable)
+    part = collect(names, spec, FileReader(1 << 30), workers)
+    return part, part.closed()
+
+
+def counts(part: Partial) -> tuple[Any, ...]:
+    return (part.files, part.read, part.windowed, part.not_s3, part.invalid, part.duplicates)
+
+
+def test_windows_are_bit_for_bit_equal_for_1_2_and_3_workers(
+    trail: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small tasks: many chunk boundaries, so many windows are merged from several partials.
+    monkeypatch.setattr(collect_mod, "FILES_PER_TASK", 7)
+    results = {n: collected(trail, n) for n in (1, 2, 3)}
+    states = {n: [w.state() for w in closed] for n, (_, closed) in results.items()}
+    assert len(states[1]) > 2000
+    assert states[1] == states[2] == states[3]
+    assert counts(results[1][0]) == counts(results[2][0]) == counts(results[3][0])
+    part = results[1][0]
+    assert part.read == part.windowed + part.not_s3 + part.invalid + part.duplicates
+
+
+def test_windows_come_out_in_the_services_order(trail: Path) -> None:
+    _, closed = collected(trail, 2)
+    keys = [(w.start, w.account, w.principal) for w in closed]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+def test_account_shards_learn_exactly_what_one_pass_learns(trail: Path) -> None:
+    settings = small_settings()
+    _, closed = collected(trail, 1)
+    assert len(shards_of(closed, 2)) == 2  # the trail has two accounts
+    one = warm_pass(closed, settings, k=500, seed=1)
+    sharded = warm_sharded(closed, settings, workers=2, k=500, seed=1)
+    assert (one.windows, one.service, one.clean, one.flagged) == (
+        sharded.windows,
+        sharded.service,
+        sharded.clean,
+        sharded.flagged,
+    )
+    assert one.findings == sharded.findings and one.flagged > 0
+    assert {k: h.state() for k, h in one.warm.histories.items()} == {
+        k: h.state() for k, h in sharded.warm.histories.items()
+    }
+    assert one.warm.first_seen == sharded.warm.first_seen
+    assert one.warm.ssec == sharded.warm.ssec
+    assert sorted(one.warm.online) == sorted(sharded.warm.online)
+    for key, model in one.warm.online.items():
+        other = sharded.warm.online[key]
+        assert (model.learned, model.calibrator.counts) == (
+            other.learned,
+            other.calibrator.counts,
+        )
+    x1 = matrix(one.sample, len(FEATURES))
+    x2 = matrix(sharded.sample, len(FEATURES))
+    assert x1.shape == (500, len(FEATURES)) and np.array_equal(x1, x2)
+
+
+def test_artifacts_trained_with_1_2_and_3_workers_have_identical_model_files(
+    trail: Path, tmp_path: Path
+) -> None:
+    digests = {}
+    for n in (1, 2, 3):
+        result = train_to(tmp_path / f"w{n}", [str(trail)], workers=n, report=False, trees=30)
+        assert result.metadata["parameters"]["workers"] == n
+        listing = orjson.loads((tmp_path / f"w{n}" / METADATA).read_bytes())["files"]
+        digests[n] = {name: listing[name]["sha256"] for name in MODEL_FILES}
+    # The same IsolationForest input, forest and quantiles, baselines and river models.
+    assert digests[1] == digests[2] == digests[3]
