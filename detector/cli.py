@@ -32,6 +32,7 @@ from detector.replay import (
     read_inputs,
     summary_lines,
 )
+from detector.shards_cli import add_shards_arguments, cmd_shards
 from detector.sinks import open_sinks
 
 log = logging.getLogger("s3ad")
@@ -94,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--health-port", type=int, help="health/metrics port; 0 picks one, -1 disables"
     )
     run.add_argument("--health-bind", help="health/metrics address (default 127.0.0.1)")
+    run.add_argument("--accounts", metavar="A,B", help="account shard: accept only these accounts")
+    run.add_argument(
+        "--account-prefixes",
+        metavar="0,1,2",
+        help="account shard: accept only account ids starting with these digits",
+    )
+
+    shards = sub.add_parser("shards", help="split accounts over several daemons (account shards)")
+    add_shards_arguments(shards)
 
     cc = sub.add_parser("check-config", help="print the resolved settings")
     _add_common(cc)
@@ -118,6 +128,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "service.drain": getattr(args, "drain", None),
         "service.health_port": getattr(args, "health_port", None),
         "service.health_bind": getattr(args, "health_bind", None),
+        "service.accounts": getattr(args, "accounts", None) if args.command == "run" else None,
+        "service.account_prefixes": getattr(args, "account_prefixes", None),
     }
     return load_settings(args.config, {k: v for k, v in overrides.items() if v is not None})
 
@@ -256,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": cmd_replay,
         "evaluate": cmd_evaluate,
         "check-config": cmd_check_config,
+        "shards": cmd_shards,
     }
     try:
         return commands[args.command](args, settings)

@@ -92,6 +92,11 @@ class ServiceSettings:
     event_source: str = "s3ad"  # EventBridge Source (never aws.*)
     max_entry_bytes: int = 262144  # EventBridge entry size limit enforced by s3ad
     sink_attempts: int = 6
+    # Account shards (``s3ad shards plan``; --accounts, --account-prefixes): accept only these
+    # accounts / leading digits of the account id, both empty = every account. Other accounts'
+    # files are skipped and their records refused (counted, never windowed).
+    accounts: tuple[str, ...] = ()
+    account_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

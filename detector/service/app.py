@@ -19,11 +19,13 @@ from detector.aws.sqs import SqsSource
 from detector.config import Settings
 from detector.errors import ConfigError
 from detector.metrics import Metrics
-from detector.pipeline import DetectionStage, Pipeline
+from detector.pipeline import DetectionStage
 from detector.service.emf import emit
 from detector.service.health import HealthServer, HealthState
 from detector.service.loop import Service
+from detector.service.shard import shard_ports
 from detector.service.state import open_state_store
+from detector.shards import AccountFilter
 from detector.sinks import SinkOptions, open_sinks
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ def build_service(
         )
     if s.retry_mode not in ("standard", "adaptive"):
         raise ConfigError(f"service.retry_mode must be standard or adaptive, not {s.retry_mode!r}")
+    shard = AccountFilter.build(s.accounts, s.account_prefixes)  # malformed ids: ConfigError
     copts = ClientOptions(
         retry_mode="adaptive" if s.retry_mode == "adaptive" else "standard",
         max_attempts=s.max_attempts,
@@ -64,6 +67,10 @@ def build_service(
     )
     sqs = sqs_client(session, copts)
     s3 = s3_client(session, copts)
+    # One account shard of several screens the queue and the records; else both as they are.
+    source, pipeline = shard_ports(
+        shard, settings, detection, SqsSource(sqs, s.queue_url, metrics=metrics), metrics
+    )
     sink = open_sinks(
         list(s.sinks),
         session_factory=lambda: session,
@@ -76,8 +83,8 @@ def build_service(
     store = open_state_store(s.state, lambda: s3)
     return Service(
         settings=s,
-        pipeline=Pipeline(settings, detection),
-        source=SqsSource(sqs, s.queue_url, metrics=metrics),
+        pipeline=pipeline,
+        source=source,
         s3_client=s3,
         sink=sink,
         store=store,
