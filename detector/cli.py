@@ -1,4 +1,4 @@
-"""Command line: ``s3ad replay | evaluate | check-config | gen`` (and later ``run``, ``train``).
+"""Command line: ``s3ad replay | run | train | evaluate | check-config | gen``.
 
 Builds settings once, sets up JSON logging on stderr, and hands over to one module per command.
 Exit status: 0 success, 2 usage or configuration error, 3 some inputs were unreadable.
@@ -17,7 +17,7 @@ import orjson
 
 from detector.config import Settings, load_settings, settings_dict
 from detector.engine import Batch, Engine, window_record
-from detector.errors import ConfigError
+from detector.errors import ConfigError, ModelError
 from detector.evaluate import add_evaluate_arguments, cmd_evaluate
 from detector.features import FEATURES
 from detector.logs import setup_logging
@@ -34,6 +34,7 @@ from detector.replay import (
 )
 from detector.shards_cli import add_shards_arguments, cmd_shards
 from detector.sinks import open_sinks
+from detector.train.cli import add_train_arguments, cmd_train
 
 log = logging.getLogger("s3ad")
 
@@ -64,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--sink", action="append", metavar="URL", help="stdout:// (default), jsonl://PATH, null://"
     )
-    rp.add_argument("--model", metavar="DIR", help="IsolationForest artifact (models.iforest_path)")
+    rp.add_argument(
+        "--model", metavar="DIR|s3://…", help="artifact from s3ad train (models.iforest_path)"
+    )
     rp.add_argument(
         "--rules-only", action="store_true", help="disable the models (models.enabled = false)"
     )
@@ -104,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     shards = sub.add_parser("shards", help="split accounts over several daemons (account shards)")
     add_shards_arguments(shards)
+
+    # issue 4: offline training → a verified artifact for --model
+    tr = sub.add_parser("train", help="train models from historical trails → models/NAME")
+    _add_common(tr)
+    add_train_arguments(tr)
 
     cc = sub.add_parser("check-config", help="print the resolved settings")
     _add_common(cc)
@@ -206,7 +214,10 @@ def _replay_findings(args: argparse.Namespace, settings: Settings) -> int:
     sink = open_sinks(args.sink or ["stdout://"], metrics=metrics)
     started = now()
     try:
-        result = replay_findings(args.paths, settings, sink.publish, metrics, report, None)
+        artifact = load_model(settings)  # verified before anything else runs (issue 4)
+        result = replay_findings(
+            args.paths, settings, sink.publish, metrics, report, artifact=artifact
+        )
     finally:
         sink.close()
     elapsed = now() - started
@@ -221,20 +232,37 @@ def _replay_findings(args: argparse.Namespace, settings: Settings) -> int:
     return exit_status(report)
 
 
+def load_model(settings: Settings, session: Any = None) -> Any:
+    """The artifact named by ``models.iforest_path`` (``--model``), verified; None when unset.
+
+    A refused artifact raises ``ModelError``, which ``main`` turns into exit status 2.
+    """
+    path = settings.models.iforest_path
+    if not path:
+        return None
+    from detector.model.loader import load_artifact
+
+    s3 = None
+    if path.startswith("s3://"):
+        import boto3
+
+        from detector.aws.clients import s3_client
+
+        s3 = s3_client(session or boto3.session.Session())
+    return load_artifact(path, settings, s3)
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import boto3
+
     from detector.detect.detector import Detector
-    from detector.errors import ModelError
     from detector.service.app import run_service
 
-    try:
-        detection = Detector(settings)
-    except ModelError as exc:
-        log.error("model refused", extra={"reason": str(exc)})
-        sys.stderr.write(f"s3ad: {exc}\n")
-        return EXIT_USAGE
+    session = boto3.session.Session()
+    detection = Detector(settings, artifact=load_model(settings, session))  # issue 4
     for note in detection.startup_notes():
         log.info(note)
-    return run_service(settings, detection)
+    return run_service(settings, detection, session)
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -268,12 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": cmd_replay,
         "evaluate": cmd_evaluate,
         "check-config": cmd_check_config,
+        "train": cmd_train,
         "shards": cmd_shards,
     }
     try:
         return commands[args.command](args, settings)
     except ConfigError as exc:
         log.error("configuration error", extra={"reason": str(exc)})
+        sys.stderr.write(f"s3ad: {exc}\n")
+        return EXIT_USAGE
+    except ModelError as exc:  # issue 4: a refused model artifact names what differs
+        log.error("model refused", extra={"reason": str(exc)})
         sys.stderr.write(f"s3ad: {exc}\n")
         return EXIT_USAGE
     except BrokenPipeError:

@@ -25,7 +25,7 @@ import logging
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.detect.bursts import BurstContext
@@ -33,7 +33,7 @@ from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group
 from detector.detect.explain import deviations
 from detector.detect.findings import FindingStore, build_finding
 from detector.detect.hits import Hit
-from detector.detect.iforest import IForestAdapter, load_iforest
+from detector.detect.iforest import IForestAdapter
 from detector.detect.online import RiverScorer
 from detector.detect.recent import Recent, SsecHabit
 from detector.detect.rules import RuleBook
@@ -45,6 +45,9 @@ from detector.events import S3Event
 from detector.features import learn
 from detector.history import HistoryStore, PrincipalHistory
 from detector.windows import WindowAgg
+
+if TYPE_CHECKING:
+    from detector.model.artifact import ModelArtifact
 
 log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1
@@ -67,13 +70,18 @@ class Detector:
         settings: Settings,
         iforest_model: IForestAdapter | None = None,
         history: HistoryStore | None = None,
+        artifact: ModelArtifact | None = None,
     ) -> None:
         self.settings = settings
         m = settings.models
         self.rules = RuleBook(settings.rules)
         self.online = RiverScorer(m)
-        if iforest_model is None and m.enabled and m.iforest_path:
-            iforest_model = load_iforest(m.iforest_path)
+        # issue 4: a model location is loaded only through the verifying loader (sha256 of
+        # every file before anything is unpickled); the CLI loads it first to exit 2 cleanly.
+        if artifact is None and iforest_model is None and m.iforest_path:
+            from detector.model.loader import load_artifact
+
+            artifact = load_artifact(m.iforest_path, settings)
         self.iforest = iforest_model if m.enabled else None
         self.history = (
             history
@@ -92,9 +100,32 @@ class Detector:
         self._flagged: set[WindowKey] = set()
         self._pruned = float("-inf")
         self._width = settings.window.width_seconds
+        self.artifact: ModelArtifact | None = None
+        self._warm_baselines: dict[tuple[str, str], PrincipalHistory] = {}
+        if artifact is not None:
+            self.apply(artifact)
+
+    def apply(self, artifact: ModelArtifact) -> None:
+        """Start warm from a trained artifact (issue 4): its IsolationForest, river population
+        models, per-principal baselines, accounts' learning periods and SSE-C habits.
+
+        Baselines go to this detector's history now and to the engine's at ``bind``. A
+        checkpoint restored later replaces all of it: it is newer than the artifact.
+        """
+        warm = artifact.warm
+        if self.settings.models.enabled:
+            self.iforest = artifact.iforest
+            self.online.models = dict(warm.online)
+        self.first_seen.update(warm.first_seen)
+        self.ssec.usual.update(warm.ssec)
+        self.history.by_key.update(warm.histories)
+        self._warm_baselines = dict(warm.histories)
+        self.artifact = artifact
 
     def bind(self, history: HistoryStore) -> None:
         """Use the engine's principal histories instead of a private copy."""
+        history.by_key.update(self._warm_baselines)  # an artifact's baselines (issue 4), once
+        self._warm_baselines = {}
         self.history = history
         self._own_history = False
 
@@ -111,6 +142,8 @@ class Detector:
             notes.append("no IsolationForest artifact: running rules + online model")
         else:
             notes.append(self.iforest.status().line())
+        if self.artifact is not None:
+            notes.append(self.artifact.describe())
         if self.rules.tor_missing:
             notes.append(
                 f"Tor exit list {self.settings.rules.tor_exit_list!r} not found: Tor rule has no data"

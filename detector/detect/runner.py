@@ -18,6 +18,7 @@ from detector.detect.detector import Detector
 from detector.detect.iforest import IForestAdapter
 from detector.engine import Batch, Engine
 from detector.metrics import Metrics
+from detector.model.artifact import ModelArtifact
 from detector.replay import FileReport, drive, read_inputs
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,12 @@ def replay_findings(
     metrics: Metrics,
     report: FileReport,
     iforest: IForestAdapter | None = None,
+    artifact: ModelArtifact | None = None,
 ) -> ReplayResult:
-    """Run files through engine + detector, handing each round's findings to ``publish``."""
-    detector = Detector(settings, iforest)
+    """Run files through engine + detector, handing each round's findings to ``publish``.
+
+    ``artifact``: a verified model from ``s3ad train`` (issue 4), started warm from."""
+    detector = Detector(settings, iforest, artifact=artifact)
     for note in detector.startup_notes():
         log.info("detector ready", extra={"note": note})
     engine = Engine(settings, notable=detector.notable)

@@ -70,7 +70,7 @@ def write_artifact(out: Path, files: dict[str, bytes], metadata: dict[str, Any])
 
     Returns the sha256 of ``metadata.json``, the artifact's identity.
     """
-    _check_destination(out)
+    check_destination(out)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -95,7 +95,8 @@ def write_artifact(out: Path, files: dict[str, bytes], metadata: dict[str, Any])
     return sha256_hex(meta)
 
 
-def _check_destination(out: Path) -> None:
+def check_destination(out: Path) -> None:
+    """Refuse early a destination the writer would refuse at the end (before hours of work)."""
     if out.exists() and not out.is_dir():
         raise ModelError(f"--out {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / METADATA).is_file():

@@ -21,7 +21,7 @@ from detector.config import Settings
 from detector.detect.rules import RuleBook
 from detector.errors import ConfigError
 from detector.features import FEATURES
-from detector.model.writer import model_files, write_artifact
+from detector.model.writer import check_destination, model_files, write_artifact
 from detector.train.collect import CollectSpec, collect
 from detector.train.fit import fit_forest, raw_threshold
 from detector.train.metadata import build_metadata
@@ -59,6 +59,7 @@ class TrainResult:
 def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> TrainResult:
     """Train from ``opts.sources`` and write the artifact to ``opts.out``."""
     workers = opts.workers or os.cpu_count() or 1
+    check_destination(opts.out)
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     keys = KeyFilter(opts.start, opts.end, opts.accounts)
