@@ -12,6 +12,7 @@ import re
 from collections import Counter
 
 from detector.detect import catalog as t
+from detector.detect.explain import routine
 from detector.detect.hits import Hit
 from detector.detect.policy import (
     ANONYMOUS,
@@ -79,10 +80,12 @@ def change_hits(w: WindowAgg, internal: frozenset[str]) -> list[Hit]:
 
 
 def _unfamiliar(e: S3Event, h: PrincipalHistory | None, learning: bool) -> bool:
-    """A read from an IP or agent this principal has not used (or a new principal)."""
+    """A read from an IP or agent this principal has not used (or a new principal); for a
+    principal that sees new IPs or agents all the time (CI runners) that one means nothing."""
     if h is None or h.windows == 0:
         return not learning
-    return e.source_ip not in h.ips or e.user_agent not in h.uas
+    new_ip = e.source_ip not in h.ips and not routine(h.ips)
+    return new_ip or (e.user_agent not in h.uas and not routine(h.uas))
 
 
 def content_hits(
@@ -94,12 +97,14 @@ def content_hits(
 ) -> list[Hit]:
     hits: list[Hit] = []
     ok = [e for e in w.notable if not e.error_code and e.key]
-    notes = [e for e in ok if e.api_class is WRITE and ransom.search(e.key)]
+    # ``==``, not ``is``: windows merged from worker processes or Spark tasks, or restored from
+    # a checkpoint, hold unpickled events whose class strings are equal but not the constants.
+    notes = [e for e in ok if e.api_class == WRITE and ransom.search(e.key)]
     if notes:
         b = notes[0].bucket
         why = f"wrote {len(notes)} ransom-note-like object(s) to {b}"
         hits.append(Hit(t.WRITE_ANOMALY, "ransom-note", 0.9, b, why, tuple(notes[:10])))
-    found = [e for e in ok if e.api_class is READ and creds.search(e.key)]
+    found = [e for e in ok if e.api_class == READ and creds.search(e.key)]
     found = [e for e in found if _unfamiliar(e, h, learning)]
     if found:
         b = found[0].bucket

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from detector.detect.catalog import CLASS_TYPE, SEQUENCE, purpose
-from detector.detect.explain import Deviation, hour_subtype, unseen_agents, unseen_ips
+from detector.detect.explain import Deviation, hour_subtype, routine, unseen_agents, unseen_ips
 from detector.detect.hits import Hit
 from detector.detect.online import HUMAN, population
 from detector.detect.settings import ModelSettings
@@ -125,15 +125,6 @@ def class_excess(
         if far and not any(e.cls == READ for e in out):
             out.append(Excess(math.log10(ratio), READ, ratio, b.z >= s.z_alone))
     return sorted(out, key=lambda e: (e.score + 0.01 * _WEIGHT.get(e.cls, 0), e.cls), reverse=True)
-
-
-def routine(table: dict[str, int]) -> bool:
-    """Does this principal see new values all the time (CI runners, autoscaled fleets)?
-
-    >>> routine({f"10.0.0.{i}": 1 for i in range(20)}), routine({"office": 400, "home": 90})
-    (True, False)
-    """
-    return len(table) >= 8 and sum(1 for c in table.values() if c <= 2) >= len(table) / 2
 
 
 def context_clues(w: WindowAgg, h: PrincipalHistory | None, human: bool) -> list[str]:

@@ -77,6 +77,15 @@ def unseen_agents(w: WindowAgg, h: PrincipalHistory | None) -> list[str]:
     return sorted(ua for ua in w.uas if ua not in h.uas)
 
 
+def routine(table: dict[str, int]) -> bool:
+    """Does this principal see new values all the time (CI runners, autoscaled fleets)?
+
+    >>> routine({f"10.0.0.{i}": 1 for i in range(20)}), routine({"office": 400, "home": 90})
+    (True, False)
+    """
+    return len(table) >= 8 and sum(1 for c in table.values() if c <= 2) >= len(table) / 2
+
+
 def hour_subtype(w: WindowAgg, h: PrincipalHistory | None) -> str | None:
     if h is None or h.windows == 0:
         return None

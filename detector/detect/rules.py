@@ -46,6 +46,9 @@ class RuleBook:
         self.ransom = re.compile("|".join(f"(?:{p})" for p in s.ransom_note_patterns), re.I)
         self.creds = re.compile("|".join(f"(?:{p})" for p in s.credential_key_patterns), re.I)
         self._ua: dict[str, str] = {}
+        # "6.6.9-kali1", "kali-rolling" and "Parrot" count; "kalibrate" does not.
+        names = "|".join(re.escape(a) for a in s.pentest_agents) or "(?!)"
+        self._agents = re.compile(rf"(?<![a-z])({names})(?![a-z])", re.I)
         self._bad_ip: dict[str, bool] = {}
 
     def status(self) -> ScorerStatus:
@@ -59,8 +62,8 @@ class RuleBook:
     def pentest_family(self, ua: str) -> str:
         fam = self._ua.get(ua)
         if fam is None:
-            low = ua.lower()
-            fam = next((a for a in self.settings.pentest_agents if a in low), "")
+            m = self._agents.search(ua)
+            fam = m.group(1).lower() if m else ""
             if len(self._ua) > 50_000:
                 self._ua.clear()
             self._ua[ua] = fam
@@ -79,15 +82,15 @@ class RuleBook:
         """Keep this event for the event rules (and as evidence)?"""
         if ev.service:
             return False
-        cls = ev.api_class
-        if cls is PERMISSION or cls is CONFIG or ev.principal_type == "Root":
+        cls = ev.api_class  # compared with ==: late events may come back from a checkpoint
+        if cls in (PERMISSION, CONFIG) or ev.principal_type == "Root":
             return True
         if ev.error_code.startswith("AccessDenied") or self.listed_ip(ev.source_ip):
             return True
         if self.pentest_family(ev.user_agent):
             return True
         key = ev.key
-        if key and (cls is WRITE or cls is READ):
+        if key and cls in (WRITE, READ):
             return bool(self.ransom.search(key) or self.creds.search(key))
         return False
 

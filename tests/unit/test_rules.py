@@ -243,3 +243,16 @@ def test_aws_services_are_never_judged(book: RuleBook) -> None:
         "service": True,
     }
     assert types(book, deletes(200, **svc)) == []
+
+
+def test_pentest_names_must_stand_alone_in_the_agent(book: RuleBook) -> None:
+    assert types(book, [ev(user_agent="Kalibrate/1.0 (calibration suite)")]) == []
+
+
+def test_a_credential_read_from_a_ci_runner_with_ever_new_ips_is_not_unfamiliar(
+    book: RuleBook,
+) -> None:
+    h = PrincipalHistory()
+    for i in range(40):  # every window from a fresh runner IP
+        h.update([4, 4, 0, 0, 0, 0, 0, 1, 0], 10, {f"20.42.{i}.7"}, {"aws-cli/2.15"}, {"data"}, T)
+    assert types(book, [ev(key="deploy/.env", source_ip="20.42.99.1")], h) == []
