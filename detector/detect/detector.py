@@ -6,9 +6,9 @@ Wiring (what ``replay`` and the daemon do)::
     engine = Engine(settings, notable=detector.notable)
     detector.bind(engine.history)                       # share the baselines (optional, below)
     ...
-    batch = engine.step()
-    findings = detector.process(batch)                  # created or updated by this batch
-    engine.learn(detector.learnable(batch))             # never learn what raised a finding
+    for batch in engine.rounds():                       # one window start at a time
+        findings = detector.process(batch)              # created or updated by this batch
+        engine.learn(detector.learnable(batch))         # never learn what raised a finding
 
 Baselines: the detector reads the principal histories the engine keeps. When nobody calls
 ``bind`` (``detector.pipeline.Pipeline`` builds its own engine), the detector keeps a private
@@ -31,7 +31,7 @@ from detector.config import Settings
 from detector.detect.bursts import BurstContext
 from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group
 from detector.detect.explain import deviations
-from detector.detect.findings import FindingStore, build_finding
+from detector.detect.findings import FindingStore, build_finding, score_text
 from detector.detect.hits import Hit
 from detector.detect.iforest import IForestAdapter
 from detector.detect.online import RiverScorer
@@ -224,7 +224,7 @@ class Detector:
             hits.append(seq)
         verdicts = [v for v in group(w, hits, devs) if not self.suppressor.suppress(v)]
         self.stats.suppressed = self.suppressor.suppressed
-        text = _score_text(scores, self.settings.models.enabled, self.iforest is not None)
+        text = score_text(scores, self.settings.models.enabled, self.iforest is not None)
         return [self._publish(v, text) for v in verdicts]
 
     def _publish(self, v: Verdict, scores: dict[str, str]) -> dict[str, Any]:
@@ -286,16 +286,3 @@ class Detector:
             self.history.by_key = {
                 k: PrincipalHistory.from_state(v) for k, v in state["history"].items()
             }
-
-
-def _score_text(scores: dict[str, float | None], enabled: bool, forest: bool) -> dict[str, str]:
-    """How each model saw the window, in words (percentiles of the population's windows)."""
-    if not enabled:
-        return {"models": "disabled (rules only)"}
-
-    def pct(v: float | None, missing: str) -> str:
-        return missing if v is None else f"{100 * v:.1f}th percentile"
-
-    out = {"online model": pct(scores.get("online"), "still learning")}
-    out["isolation forest"] = pct(scores.get("iforest"), "n/a") if forest else "no artifact"
-    return out

@@ -232,3 +232,16 @@ class FindingStore:
         for k in stale:
             del self.by_id[k]
         return len(stale)
+
+
+def score_text(scores: dict[str, float | None], enabled: bool, forest: bool) -> dict[str, str]:
+    """How each model saw the window, in words (percentiles of the population's windows)."""
+    if not enabled:
+        return {"models": "disabled (rules only)"}
+
+    def pct(v: float | None, missing: str) -> str:
+        return missing if v is None else f"{100 * v:.1f}th percentile"
+
+    out = {"online model": pct(scores.get("online"), "still learning")}
+    out["isolation forest"] = pct(scores.get("iforest"), "n/a") if forest else "no artifact"
+    return out
