@@ -18,9 +18,33 @@ from detector.principal import Principal, principal_of
 S3_SOURCE = "s3.amazonaws.com"
 EARLIEST = 1_356_998_400.0  # 2013-01-01: before CloudTrail had S3 data events
 SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+# orjson accepts 1024 levels of nesting, but pickling a checkpoint recurses once per level and
+# fails near 500: a kept request deeper than this is dropped at the edge (the call still counts).
+MAX_REQUEST_DEPTH = 32
 
 NOT_S3 = "not-s3"
 INVALID = "invalid"
+
+
+def nested_within(value: Any, limit: int = MAX_REQUEST_DEPTH) -> bool:
+    """True when ``value`` nests at most ``limit`` dicts/lists deep (iterative: no recursion).
+
+    >>> nested_within({"a": [{"b": 1}]}), nested_within({"a": [{"b": 1}]}, limit=2)
+    (True, False)
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if type(item) is dict:
+            children: Any = item.values()
+        elif type(item) is list:
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 class TimeParser:
@@ -128,8 +152,12 @@ class Normalizer:
                     if len(self._principals) >= _CACHE_MAX:
                         self._principals.clear()
                     self._principals[key] = cached
+                # The access key differs per session: never let one record's key leak into
+                # another's through the cache (a record without one gets "").
                 akid = ui.get("accessKeyId")
-                if type(akid) is str and akid != cached.access_key_id:
+                if type(akid) is not str:
+                    akid = ""
+                if akid != cached.access_key_id:
                     return cached._replace(access_key_id=akid)
                 return cached
         return principal_of(ui, bucket, invoked_by if type(invoked_by) is str else "")
@@ -221,5 +249,5 @@ class Normalizer:
             p.account != account and bool(p.account) and bool(account),
             data,
             p.type == AWS_SERVICE,
-            rp if (rp is not None and name in KEEP_REQUEST) else None,
+            rp if (rp is not None and name in KEEP_REQUEST and nested_within(rp)) else None,
         )
