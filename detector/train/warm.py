@@ -15,7 +15,6 @@ identical to one pass over everything (tested) and bounded by the largest accoun
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from detector.config import Settings
 from detector.detect.detector import Detector
 from detector.engine import Engine
 from detector.model.artifact import WarmState
+from detector.train.collect import gc_paused
 from detector.train.sample import BottomK, Row, merge_samples
 from detector.windows import WindowAgg
 
@@ -70,9 +70,7 @@ def warm_pass(
     sample = BottomK(k, seed)
     result = WarmResult(WarmState(), [])
     findings = result.findings
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # long-lived state, no cycles: the collector would only rescan it (issue 6)
-    try:
+    with gc_paused():  # long-lived state, no cycles: the collector would only rescan it
         for batch in engine.rounds_of(windows):
             for f in detector.process(batch):
                 findings[f["type"]] = findings.get(f["type"], 0) + 1
@@ -89,9 +87,6 @@ def warm_pass(
             result.flagged += len(batch.windows) - len(clean)
             if progress:
                 progress(len(batch.windows))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     result.warm = WarmState(
         online=detector.online.models,
         histories=engine.history.by_key,
@@ -144,21 +139,30 @@ def run_shards(
         procs.append((p, recv))
     results: list[Any] = []
     seen = 0
-    for p, recv in procs:
-        while not recv.poll(0.2):
-            seen = _report(done, seen, progress)
-            if not p.is_alive() and not recv.poll(0):
-                raise RuntimeError(f"warm-up worker died (exit code {p.exitcode})")
-        try:
-            status, payload = recv.recv()
-        except EOFError:
-            status, payload = "error", f"exit code {p.exitcode}"
-        p.join()
-        if status != "ok":
-            raise RuntimeError(f"warm-up worker failed: {payload}")
-        results.append(payload)
+    with gc_paused():  # results unpickle here: river models and the sample
+        for p, recv in procs:
+            result, seen = _receive(p, recv, done, seen, progress)
+            results.append(result)
     _report(done, seen, progress)
     return results
+
+
+def _receive(
+    p: Any, recv: Any, done: list[Any], seen: int, progress: Callable[[int], None] | None
+) -> tuple[Any, int]:
+    """The result of one shard process, reporting progress while waiting for it."""
+    while not recv.poll(0.2):
+        seen = _report(done, seen, progress)
+        if not p.is_alive() and not recv.poll(0):
+            raise RuntimeError(f"warm-up worker died (exit code {p.exitcode})")
+    try:
+        status, payload = recv.recv()
+    except EOFError:
+        status, payload = "error", f"exit code {p.exitcode}"
+    p.join()
+    if status != "ok":
+        raise RuntimeError(f"warm-up worker failed: {payload}")
+    return payload, seen
 
 
 def _report(done: list[Any], seen: int, progress: Callable[[int], None] | None) -> int:
