@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import orjson
 
+from detector.backtest import add_backtest_arguments, cmd_backtest
 from detector.config import Settings, load_settings, settings_dict
 from detector.engine import Batch, Engine, window_record
 from detector.errors import ConfigError, ModelError
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--lateness-seconds", type=int, help="allowed lateness (window.lateness_seconds)"
     )
+
+    bt = sub.add_parser(
+        "backtest", help="history → findings on the local or Spark engine (tuning, model proof)"
+    )
+    _add_common(bt)
+    add_backtest_arguments(bt)
 
     ev = sub.add_parser("evaluate", help="score findings against a labelled trail")
     _add_common(ev)
@@ -294,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "run": cmd_run,
         "replay": cmd_replay,
+        "backtest": cmd_backtest,
         "evaluate": cmd_evaluate,
         "check-config": cmd_check_config,
         "train": cmd_train,

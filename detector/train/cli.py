@@ -49,6 +49,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--accounts", help="comma-separated account ids (default: all)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: every core)")
+    from detector.engines import add_engine_arguments  # issue 8: --engine, --spark-master
+
+    add_engine_arguments(p, workers=False)
     p.add_argument("--no-report", action="store_true", help="skip report.md and the plots")
     p.add_argument("--sample", type=int, default=200_000, help="IsolationForest rows, at most")
     p.add_argument("--trees", type=int, default=200, help="IsolationForest trees")
@@ -75,6 +78,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         end=args.end,
         accounts=accounts or None,
         workers=args.workers,
+        engine=args.engine,
+        spark_master=args.spark_master,
         report=not args.no_report,
         sample=args.sample,
         trees=args.trees,

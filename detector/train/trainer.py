@@ -41,6 +41,8 @@ class TrainOptions:
     end: datetime | None = None  # events before (UTC)
     accounts: frozenset[str] | None = None
     workers: int = 0  # 0: every core
+    engine: str = "local"  # map/merge on local processes or Spark (detector.engines, issue 8)
+    spark_master: str | None = None
     report: bool = True
     sample: int = 200_000  # clean windows the IsolationForest is fitted on, at most
     trees: int = 200
@@ -79,9 +81,17 @@ def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> Trai
     t1 = time.perf_counter()
     timing["list"] = t1 - t0
     bar = Progress("read", len(listing.names), "files", enabled=opts.progress)
-    part = collect(
-        listing.names, spec, FileReader(settings.input.max_object_bytes), workers, bar.advance
-    )
+    reader = FileReader(settings.input.max_object_bytes)
+    if opts.engine == "local":
+        part = collect(listing.names, spec, reader, workers, bar.advance)
+    else:  # the same windows, bit for bit, from Spark tasks (test_spark_equality.py)
+        from detector.engines import open_engine
+
+        engine = open_engine(opts.engine, opts.workers, opts.spark_master)
+        try:
+            part = engine.collect(listing.names, spec, reader)
+        finally:
+            engine.close()
     bar.close()
     windows = part.closed()
     part.windows = {}
