@@ -115,7 +115,8 @@ def markdown(r: ReportInput, top: list[int]) -> str:
         "## Most anomalous training windows",
         "",
         "Clean windows (no finding) the IsolationForest finds most unusual: review them — an "
-        "attack in the training data would be learned as normal.",
+        'attack in the training data would be learned as normal. "What stands out" lists '
+        "the features furthest from their median over the training windows (counts are log1p).",
         "",
         "| # | window (UTC) | account | principal | calls | score | what stands out |",
         "|---:|---|---|---|---:|---:|---|",
@@ -160,7 +161,7 @@ def _top_rows(r: ReportInput, top: list[int]) -> list[str]:
         start, acct, name, calls = r.windows[i]
         z = (r.x[i] - med) / scale
         odd = np.argsort(-np.abs(z), kind="stable")[:3]
-        why = ", ".join(f"{FEATURES[j]} {r.x[i, j]:.2f} (usual {med[j]:.2f})" for j in odd)
+        why = ", ".join(f"{FEATURES[j]} {r.x[i, j]:.2f} (median {med[j]:.2f})" for j in odd)
         out.append(
             f"| {rank} | {_when(start)} | {acct} | {_md(name)} | {calls:,} | "
             f"{r.raw[i]:.4f} | {why} |"
