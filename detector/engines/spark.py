@@ -120,10 +120,14 @@ class SparkEngine:
 
 
 def start_context(master: str | None = None) -> Any:
-    """A ``SparkContext``: ``spark-submit``'s own, or a loopback-only one on ``master``."""
+    """A ``SparkContext``: the running one, ``spark-submit``'s, or a loopback-only one on
+    ``master`` (default ``local[*]``)."""
     from pyspark import SparkConf, SparkContext
 
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per gateway call
+    active = SparkContext._active_spark_context
+    if active is not None:  # e.g. made by config/deploy/spark/s3ad_spark_job.py
+        return active
     if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
         # Started by spark-submit (EMR Serverless, Glue, a cluster): its settings rule.
         return SparkContext.getOrCreate(SparkConf().setAppName("s3ad"))

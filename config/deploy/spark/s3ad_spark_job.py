@@ -63,10 +63,18 @@ def upload(local: Path, dest: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from pyspark import SparkConf, SparkContext
+
     from detector.cli import main as s3ad
 
     args, uploads = split_argv(argv)
-    status = s3ad(args)
+    # The service's context, made here so s3ad's Spark engine finds it rather than starting a
+    # local one (Glue does not always say it launched the script through spark-submit).
+    sc = SparkContext.getOrCreate(SparkConf().setAppName("s3ad"))
+    try:
+        status = s3ad(args)
+    finally:
+        sc.stop()
     for local, dest in uploads:
         if local.exists():
             upload(local, dest)
