@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -149,6 +150,16 @@ def drain_queue(sqs: object, url: str) -> list[dict[str, object]]:
         )  # type: ignore[attr-defined]
 
 
+def _depth(sqs: Any, url: str) -> int:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
 def print_table(findings: list[dict[str, object]]) -> None:
     rows = sorted(
         findings,
@@ -238,7 +249,15 @@ def main() -> int:
             f"({len(findings)} deliveries via EventBridge), s3ad exit {code}, total {time.monotonic() - started:.0f} s "
             f"(daemon log: {log_path.relative_to(ROOT)})"
         )
-        return code
+        sqs = session.client("sqs")
+        left = {name: _depth(sqs, queues[name]) for name in ("queue", "dlq")}
+        print(
+            f"backlog of {n_files} queued objects: {summary.get('files', '?')} log files read, "
+            f"{summary.get('files_skipped', '?')} digests skipped, {summary.get('messages_deleted', '?')} messages deleted; "
+            f"left in queue {left['queue']}, in DLQ {left['dlq']}; daemon peak RSS {summary.get('peak_rss_mb', '?')} MB"
+        )
+        lost = left["queue"] + left["dlq"]
+        return code or (1 if lost else 0)
     finally:
         server.stop()
 

@@ -7,6 +7,7 @@ signal handlers. SIGTERM / SIGINT set the stop flag; the loop then flushes and e
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import threading
 import time
@@ -152,6 +153,11 @@ def run_service(
             "files": snap.get("files.read", 0),
             "records": snap.get("records.read", 0),
             "findings_published": snap.get("findings.published", 0),
+            "messages_deleted": snap.get("messages.deleted", 0),
+            "files_skipped": sum(v for k, v in snap.items() if k.startswith("files.skipped")),
+            "files_unreadable": sum(v for k, v in snap.items() if k.startswith("files.unreadable")),
+            # ru_maxrss is in KiB on Linux: the task's high-water mark, for sizing the container.
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         },
     )
     return code
