@@ -165,17 +165,21 @@ def summary_lines(r: BacktestResult) -> list[str]:
     return lines
 
 
-def parse_utc(value: str) -> float:
-    """``YYYY-MM-DD`` or an ISO time (UTC unless it says otherwise) → epoch seconds.
+def parse_utc(value: str, end: bool = False) -> float:
+    """``YYYY-MM-DD`` (a whole UTC day) or an ISO time (UTC unless it says otherwise) → epoch
+    seconds; as ``--end`` a day is included, a time excluded (the same as ``s3ad train``).
 
     >>> parse_utc("2026-11-01"), parse_utc("2026-11-01T00:05Z")
     (1793491200.0, 1793491500.0)
+    >>> parse_utc("2026-11-01", end=True) - parse_utc("2026-11-01")
+    86400.0
     """
     try:
         t = datetime.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date or ISO time: {value!r}") from exc
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    seconds = (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    return seconds + 86400 if end and len(value) == 10 else seconds
 
 
 def add_backtest_arguments(p: argparse.ArgumentParser) -> None:
@@ -192,8 +196,15 @@ def add_backtest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rules-only", action="store_true", help="disable the models (models.enabled = false)"
     )
-    p.add_argument("--start", type=parse_utc, metavar="TIME", help="first event time (UTC)")
-    p.add_argument("--end", type=parse_utc, metavar="TIME", help="events before this (UTC)")
+    p.add_argument(
+        "--start", type=parse_utc, metavar="DAY|TIME", help="first day (or time) of events, UTC"
+    )
+    p.add_argument(
+        "--end",
+        type=lambda v: parse_utc(v, end=True),
+        metavar="DAY|TIME",
+        help="last day included (or time excluded), UTC",
+    )
 
 
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,7 +3,7 @@
 EMR Serverless passes ``entryPointArguments`` and Glue passes job parameters (among its own
 ``--JOB_ID``, ``--TempDir``…); both reach this script as ``sys.argv``:
 
-    --s3ad-args "backtest s3://trail/AWSLogs/o-abc123def4/ --start 2026-10-01 --end 2026-11-01
+    --s3ad-args "backtest s3://trail/AWSLogs/o-abc123def4/ --start 2026-10-01 --end 2026-10-31
                  --sink jsonl:///tmp/findings.jsonl"
     --s3ad-upload /tmp/findings.jsonl=s3://results/backtests/2026-10/findings.jsonl
 
