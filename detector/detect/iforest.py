@@ -5,10 +5,11 @@ the raw anomaly score is mapped onto the training windows' score quantiles, so 0
 anomalous than 99 % of the training windows" — the same scale as the online model's percentile.
 Scoring is always batched: one ``score_samples`` call per batch (row by row runs ~50 calls/s).
 
-Artifacts (written by the training issue; ``save_iforest`` is the reference writer): a directory
-holding ``iforest.pkl`` (the pickled adapter state) and ``iforest.json`` (feature hash, sizes,
-quantiles) — the feature hash must equal ``FEATURE_HASH`` or loading fails. Only load artifacts
-you produced: pickles execute code.
+Artifacts: ``s3ad train`` writes them and ``detector.model.loader`` loads them, verifying the
+sha256 of every file before anything is unpickled (issue 4); that is the only way the CLI, the
+daemon and ``Detector`` load a model. ``save_iforest`` / ``load_iforest`` below are a bare
+reference format (``iforest.pkl`` + ``iforest.json``, no hashes) kept for unit tests — never
+point them at files you did not just write: pickles execute code.
 """
 
 from __future__ import annotations
