@@ -188,7 +188,10 @@ def add_backtest_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_engine_arguments(p)
     p.add_argument(
-        "--sink", action="append", metavar="URL", help="stdout:// (default), jsonl://PATH, null://"
+        "--sink",
+        action="append",
+        metavar="URL",
+        help="stdout:// (default), jsonl://PATH, eventbridge://BUS, null:// (repeatable)",
     )
     p.add_argument(
         "--model", metavar="DIR|s3://…", help="artifact from s3ad train (models.iforest_path)"
