@@ -285,7 +285,7 @@ def print_table(res: dict[str, Any]) -> None:
         for w, t in res["training"].items():
             rows.append(
                 (
-                    f"training, {w} worker(s)",
+                    f"training, {w if not w.isdigit() else w + ' worker(s)'}",
                     f"{t['records_per_s']:,.0f} rec/s, peak RSS {t['peak_rss_mb']:,.0f} MB",
                 )
             )
