@@ -65,7 +65,11 @@ class BottomK:
 
 def merge_samples(samples: Iterable[list[Row]], k: int) -> list[Row]:
     """The ``k`` smallest-ranked rows of several samples, in (start, account, principal) order."""
-    rows = heapq.nsmallest(k, (r for s in samples for r in s), key=lambda r: r.rank)
+    rows = [r for s in samples for r in s]
+    if len(rows) > k:
+        # a partial sort in numpy: heapq.nsmallest over 400,000 rows took 1.5 s
+        ranks = np.fromiter((r.rank for r in rows), dtype=np.uint64, count=len(rows))
+        rows = [rows[i] for i in np.argpartition(ranks, k - 1)[:k].tolist()]
     return sorted(rows, key=lambda r: (r.start, r.account, r.principal))
 
 
