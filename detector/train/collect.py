@@ -185,6 +185,15 @@ def chunks(names: Sequence[str], n: int) -> list[list[str]]:
 FILES_PER_TASK = 64  # small enough for a live progress bar, large enough to merge little
 
 
+def task_count(files: int, workers: int) -> int:
+    """How many chunks ``files`` are cut into: ≥ 4 per worker, ≤ ``FILES_PER_TASK`` files each.
+
+    >>> task_count(1207, 2)
+    19
+    """
+    return max(1, min(files, max(workers * 4, -(-files // FILES_PER_TASK))))
+
+
 def collect(
     names: Sequence[str],
     spec: CollectSpec,
@@ -200,8 +209,7 @@ def collect(
     receives the number of files finished by each task.
     """
     workers = workers or os.cpu_count() or 1
-    tasks = max(1, min(len(names), max(workers * 4, -(-len(names) // FILES_PER_TASK))))
-    jobs = [(c, spec, reader) for c in chunks(list(names), tasks)]
+    jobs = [(c, spec, reader) for c in chunks(list(names), task_count(len(names), workers))]
     total = Partial()
     if not jobs:
         return total

@@ -13,11 +13,10 @@ from detector.config import Settings, settings_dict
 from detector.detect.online import MIN_CALIBRATION
 from detector.features import FEATURE_HASH, FEATURES
 from detector.model.format import library_versions
-from detector.train.collect import Partial
 from detector.train.fit import Fitted, raw_threshold
 from detector.train.sources import Listing
+from detector.train.stream import Streamed
 from detector.train.warm import WarmResult
-from detector.windows import WindowAgg
 
 if TYPE_CHECKING:
     from detector.train.trainer import TrainOptions
@@ -38,14 +37,14 @@ def build_metadata(
     opts: TrainOptions,
     settings: Settings,
     listing: Listing,
-    part: Partial,
-    windows: list[WindowAgg],
+    streamed: Streamed,
     warm: WarmResult,
     fitted: Fitted,
     workers: int,
     timing: dict[str, float],
 ) -> dict[str, Any]:
     m = settings.models
+    part, windows = streamed.part, streamed.windows
     resolved = settings_dict(settings)
     populations = [
         {
@@ -93,6 +92,8 @@ def build_metadata(
                 "clean": warm.clean,
                 "flagged": warm.flagged,
                 "sampled": len(warm.sample),
+                "learned_while_reading": streamed.learned,
+                "late_after_learning": streamed.late,  # > 0: learned again after reading
             },
             "principals": len({(w.account, w.principal) for w in windows}),
             "findings": dict(sorted(warm.findings.items())),
@@ -109,6 +110,7 @@ def build_metadata(
             "trees": opts.trees,
             "sample": opts.sample,
             "workers": workers,
+            "lag_seconds": opts.lag,
             "threshold": m.threshold,
             "warmup_windows": m.warmup_windows,
             "settings": {s: resolved[s] for s in RECORDED_SECTIONS},

@@ -1,8 +1,10 @@
 """``s3ad train``: history → windows (parallel) → warm detection state → IsolationForest → artifact.
 
 1. list the sources (local folders, ``s3://`` prefixes), cheap filters on key names;
-2. map/merge files into windows over ``workers`` processes (``collect``);
-3. run the windows through a real Detector + Engine, account shards in parallel (``warm``);
+2. map/merge files into windows over ``workers`` processes (``collect``) and, meanwhile, run
+   the windows no later file can change through a real Detector + Engine (``stream``);
+3. learn the rest in the same pass — or, when streaming was not possible, everything in
+   account shards in parallel (``warm``);
 4. fit the IsolationForest on a bounded sample of the clean windows (``fit``);
 5. write the verified artifact and its report (``detector.model``).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +25,15 @@ from detector.detect.rules import RuleBook
 from detector.errors import ConfigError
 from detector.features import FEATURES
 from detector.model.writer import check_destination, model_files, write_artifact
-from detector.train.collect import CollectSpec, collect
-from detector.train.fit import fit_forest, raw_threshold
+from detector.train.collect import CollectSpec
+from detector.train.fit import Fitted, fit_forest, raw_threshold
+from detector.train.forked import Forked, can_fork
 from detector.train.metadata import build_metadata
 from detector.train.progress import Progress
 from detector.train.sample import matrix
 from detector.train.sources import FileReader, KeyFilter, list_sources
-from detector.train.warm import warm_sharded
+from detector.train.stream import LAG, Streamed, collect_learning
+from detector.train.warm import WarmResult, warm_sharded
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ class TrainOptions:
     trees: int = 200
     seed: int = 42
     progress: bool = True  # a bar on stderr when it is a terminal
+    lag: float = LAG  # learn while reading windows this much older than the files being read
 
 
 @dataclass(slots=True)
@@ -82,8 +88,18 @@ def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> Trai
     timing["list"] = t1 - t0
     bar = Progress("read", len(listing.names), "files", enabled=opts.progress)
     reader = FileReader(settings.input.max_object_bytes)
-    if opts.engine == "local":
-        part = collect(listing.names, spec, reader, workers, bar.advance)
+    if opts.engine == "local":  # the first windows are learned while later files are read
+        streamed = collect_learning(
+            listing.names,
+            spec,
+            reader,
+            workers,
+            settings,
+            opts.sample,
+            opts.seed,
+            opts.lag,
+            bar.advance,
+        )
     else:  # the same windows, bit for bit, from Spark tasks (test_spark_equality.py)
         from detector.engines import open_engine
 
@@ -92,15 +108,22 @@ def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> Trai
             part = engine.collect(listing.names, spec, reader)
         finally:
             engine.close()
+        streamed = Streamed(part, part.closed())
+        part.windows = {}
     bar.close()
-    windows = part.closed()
-    part.windows = {}
+    part, windows = streamed.part, streamed.windows
     if not windows:
         raise ConfigError("no S3 data events in the training data (after filters)")
     t2 = time.perf_counter()
     timing["read"] = t2 - t1
-    bar = Progress("learn", len(windows), "windows", enabled=opts.progress)
-    warm = warm_sharded(windows, settings, workers, opts.sample, opts.seed, bar.advance)
+    if streamed.learner is not None:  # the rest, in the same pass
+        tail = windows[streamed.learned :]
+        bar = Progress("learn", len(tail), "windows", enabled=opts.progress)
+        streamed.learner.feed(tail, bar.advance)
+        warm = streamed.learner.finish()
+    else:  # account shards in parallel
+        bar = Progress("learn", len(windows), "windows", enabled=opts.progress)
+        warm = warm_sharded(windows, settings, workers, opts.sample, opts.seed, bar.advance)
     bar.close()
     t3 = time.perf_counter()
     timing["learn"] = t3 - t2
@@ -108,18 +131,34 @@ def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> Trai
     fitted = fit_forest(x, opts.seed, opts.trees, workers)
     t4 = time.perf_counter()
     timing["fit"] = t4 - t3
-    meta = build_metadata(opts, settings, listing, part, windows, warm, fitted, workers, timing)
-    files = model_files(fitted.adapter, warm.warm)
-    if opts.report:
-        from detector.model.report import ReportInput, render_report
-
-        rows = [(r.start, r.account, r.name or r.principal, r.events) for r in warm.sample]
-        thr = raw_threshold(fitted.adapter, settings.models.threshold)
-        report = ReportInput(
-            opts.out.name, meta, x, fitted.raw, rows, settings.models.threshold, thr
-        )
-        files.update(render_report(report))
+    meta = build_metadata(opts, settings, listing, streamed, warm, fitted, workers, timing)
+    del streamed, windows  # nothing below needs them: let them go now
+    plotting = _start_report(opts, settings, meta, x, fitted, warm) if opts.report else None
+    files = model_files(fitted.adapter, warm.warm)  # while the report is drawn
+    if plotting is not None:
+        files.update(plotting())
     timing["write"] = time.perf_counter() - t4
     meta["timing"]["write"] = round(timing["write"], 3)
     digest = write_artifact(opts.out, files, meta)
     return TrainResult(opts.out, digest, meta, part.unreadable)
+
+
+def _start_report(
+    opts: TrainOptions,
+    settings: Settings,
+    meta: dict[str, Any],
+    x: Any,
+    fitted: Fitted,
+    warm: WarmResult,
+) -> Callable[[], dict[str, bytes]]:
+    """Start drawing the report in a forked child (see ``forked``); call the result to wait."""
+    from detector.model.report import ReportInput, render_report
+
+    rows = [(r.start, r.account, r.name or r.principal, r.events) for r in warm.sample]
+    thr = raw_threshold(fitted.adapter, settings.models.threshold)
+    report = ReportInput(opts.out.name, meta, x, fitted.raw, rows, settings.models.threshold, thr)
+    if not can_fork():
+        files = render_report(report)
+        return lambda: files
+    child = Forked(lambda _tick: render_report(report))
+    return lambda: dict(child.result())

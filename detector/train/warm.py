@@ -17,13 +17,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from detector.config import Settings
 from detector.detect.detector import Detector
 from detector.engine import Engine
 from detector.model.artifact import WarmState
 from detector.train.collect import gc_paused
+from detector.train.forked import Job, can_fork, run_forked
 from detector.train.sample import BottomK, Row, merge_samples
 from detector.windows import WindowAgg
 
@@ -56,6 +56,54 @@ def cold_settings(settings: Settings) -> Settings:
     )
 
 
+class Learner:
+    """``warm_pass`` in pieces: feed successive lists of windows, each starting after the last.
+
+    ``rounds_of`` groups windows by start, so feeding a sorted history in slices that never
+    split a start gives exactly one pass over the whole (training streams it while reading).
+    """
+
+    def __init__(self, settings: Settings, k: int, seed: int) -> None:
+        self.detector = Detector(cold_settings(settings))
+        self.engine = Engine(self.detector.settings, notable=self.detector.notable)
+        self.detector.bind(self.engine.history)
+        self.sample = BottomK(k, seed)
+        self.k = k
+        self.result = WarmResult(WarmState(), [])
+
+    def feed(self, windows: list[WindowAgg], progress: Callable[[int], None] | None = None) -> None:
+        """Judge and learn ``windows`` (sorted by start, account, principal) round by round."""
+        detector, engine, result = self.detector, self.engine, self.result
+        findings = result.findings
+        with gc_paused():  # long-lived state, no cycles: the collector would only rescan it
+            for batch in engine.rounds_of(windows):
+                for f in detector.process(batch):
+                    findings[f["type"]] = findings.get(f["type"], 0) + 1
+                clean = detector.learnable(batch)
+                engine.learn(clean)
+                ok = {id(w) for w in clean}
+                for w, v in zip(batch.windows, batch.vectors, strict=True):
+                    if w.service:
+                        result.service += 1
+                    elif id(w) in ok:
+                        result.clean += 1
+                        self.sample.offer(w.account, w.principal, w.start, w.name, w.n, v)
+                result.windows += len(batch.windows)
+                result.flagged += len(batch.windows) - len(clean)
+                if progress:
+                    progress(len(batch.windows))
+
+    def finish(self) -> WarmResult:
+        self.result.warm = WarmState(
+            online=self.detector.online.models,
+            histories=self.engine.history.by_key,
+            first_seen=self.detector.first_seen,
+            ssec=self.detector.ssec.usual,
+        )
+        self.result.sample = merge_samples([self.sample.rows()], self.k)
+        return self.result
+
+
 def warm_pass(
     windows: list[WindowAgg],
     settings: Settings,
@@ -64,37 +112,9 @@ def warm_pass(
     progress: Callable[[int], None] | None = None,
 ) -> WarmResult:
     """One pass over windows in (start, account, principal) order, as the service would."""
-    detector = Detector(cold_settings(settings))
-    engine = Engine(detector.settings, notable=detector.notable)
-    detector.bind(engine.history)
-    sample = BottomK(k, seed)
-    result = WarmResult(WarmState(), [])
-    findings = result.findings
-    with gc_paused():  # long-lived state, no cycles: the collector would only rescan it
-        for batch in engine.rounds_of(windows):
-            for f in detector.process(batch):
-                findings[f["type"]] = findings.get(f["type"], 0) + 1
-            clean = detector.learnable(batch)
-            engine.learn(clean)
-            ok = {id(w) for w in clean}
-            for w, v in zip(batch.windows, batch.vectors, strict=True):
-                if w.service:
-                    result.service += 1
-                elif id(w) in ok:
-                    result.clean += 1
-                    sample.offer(w.account, w.principal, w.start, w.name, w.n, v)
-            result.windows += len(batch.windows)
-            result.flagged += len(batch.windows) - len(clean)
-            if progress:
-                progress(len(batch.windows))
-    result.warm = WarmState(
-        online=detector.online.models,
-        histories=engine.history.by_key,
-        first_seen=detector.first_seen,
-        ssec=detector.ssec.usual,
-    )
-    result.sample = merge_samples([sample.rows()], k)
-    return result
+    learner = Learner(settings, k, seed)
+    learner.feed(windows, progress)
+    return learner.finish()
 
 
 def shards_of(windows: list[WindowAgg], n: int) -> list[list[WindowAgg]]:
@@ -119,73 +139,6 @@ def shards_of(windows: list[WindowAgg], n: int) -> list[list[WindowAgg]]:
     return [g for g in groups if g]
 
 
-def run_shards(
-    groups: list[list[WindowAgg]],
-    work: Callable[[list[WindowAgg], Callable[[int], None]], Any],
-    progress: Callable[[int], None] | None,
-) -> list[Any]:
-    """``work(group, tick)`` for each group in a forked process; results in group order."""
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    done = [ctx.Value("q", 0, lock=False) for _ in groups]
-    procs = []
-    for group, counter in zip(groups, done, strict=True):
-        recv, send = ctx.Pipe(duplex=False)
-        # fork: the child inherits ``group`` as it is in memory; nothing is pickled on the way in
-        p = ctx.Process(target=_child, args=(work, group, counter, send), daemon=True)
-        p.start()
-        send.close()
-        procs.append((p, recv))
-    results: list[Any] = []
-    seen = 0
-    with gc_paused():  # results unpickle here: river models and the sample
-        for p, recv in procs:
-            result, seen = _receive(p, recv, done, seen, progress)
-            results.append(result)
-    _report(done, seen, progress)
-    return results
-
-
-def _receive(
-    p: Any, recv: Any, done: list[Any], seen: int, progress: Callable[[int], None] | None
-) -> tuple[Any, int]:
-    """The result of one shard process, reporting progress while waiting for it."""
-    while not recv.poll(0.2):
-        seen = _report(done, seen, progress)
-        if not p.is_alive() and not recv.poll(0):
-            raise RuntimeError(f"warm-up worker died (exit code {p.exitcode})")
-    try:
-        status, payload = recv.recv()
-    except EOFError:
-        status, payload = "error", f"exit code {p.exitcode}"
-    p.join()
-    if status != "ok":
-        raise RuntimeError(f"warm-up worker failed: {payload}")
-    return payload, seen
-
-
-def _report(done: list[Any], seen: int, progress: Callable[[int], None] | None) -> int:
-    now = sum(int(c.value) for c in done)
-    if progress and now > seen:
-        progress(now - seen)
-    return now
-
-
-def _child(work: Any, group: list[WindowAgg], counter: Any, conn: Any) -> None:
-    def tick(n: int) -> None:
-        counter.value += n
-
-    try:
-        conn.send(("ok", work(group, tick)))
-    except BaseException as exc:  # reported to the parent, which raises it
-        import traceback
-
-        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-    finally:
-        conn.close()
-
-
 def warm_sharded(
     windows: list[WindowAgg],
     settings: Settings,
@@ -195,17 +148,16 @@ def warm_sharded(
     progress: Callable[[int], None] | None = None,
 ) -> WarmResult:
     """``warm_pass`` over account shards in up to ``workers`` processes, merged."""
-    import multiprocessing
-
     groups = shards_of(windows, workers)
-    if len(groups) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if len(groups) <= 1 or not can_fork():
         return warm_pass(windows, settings, k, seed, progress)
 
-    def work(group: list[WindowAgg], tick: Callable[[int], None]) -> WarmResult:
-        return warm_pass(group, settings, k, seed, tick)
+    def job(group: list[WindowAgg]) -> Job:
+        return lambda tick: warm_pass(group, settings, k, seed, tick)
 
-    results: list[WarmResult] = run_shards(groups, work, progress)
+    results: list[WarmResult] = run_forked([job(g) for g in groups], progress)
     total = results[0]
-    for r in results[1:]:
-        total.absorb(r, k)
+    with gc_paused():  # the parent still holds every window: a collection would walk them all
+        for r in results[1:]:
+            total.absorb(r, k)
     return total

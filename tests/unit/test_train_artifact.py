@@ -13,7 +13,7 @@ import boto3
 import numpy as np
 import orjson
 import pytest
-from test_train_support import small_settings, tiny_model, tiny_trail
+from test_train_support import small_settings, tiny_model, tiny_trail, train_to
 
 from detector.cli import main
 from detector.detect.detector import Detector
@@ -159,3 +159,17 @@ def write_config(tmp_path: Path) -> Path:
     cfg = tmp_path / "small.toml"
     cfg.write_text("[models]\nwarmup_windows = 40\nriver_window = 20\n")
     return cfg
+
+
+def test_the_report_renders_and_is_hashed_like_the_model(trail: Path, tmp_path: Path) -> None:
+    result = train_to(tmp_path / "r", [str(trail)], workers=2, report=True, trees=20)
+    out = tmp_path / "r"
+    report = (out / "report.md").read_text()
+    for png in ("scores", "top_windows", "features"):
+        data = (out / "plots" / f"{png}.png").read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+        assert f"(plots/{png}.png)" in report
+    listing = orjson.loads((out / METADATA).read_bytes())["files"]
+    assert {"report.md", "plots/scores.png", "plots/features.png"} <= set(listing)
+    assert "## Most anomalous training windows" in report and "| 1 |" in report
+    assert load_artifact(str(out), small_settings()).digest == result.digest

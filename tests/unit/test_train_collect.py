@@ -7,6 +7,8 @@ processes, and the IsolationForest sees a sample: each step must be independent 
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +102,31 @@ def test_artifacts_trained_with_1_2_and_3_workers_have_identical_model_files(
     for n in (1, 2, 3):
         result = train_to(tmp_path / f"w{n}", [str(trail)], workers=n, report=False, trees=30)
         assert result.metadata["parameters"]["workers"] == n
+        streamed = result.metadata["counts"]["windows"]["learned_while_reading"]
+        assert (streamed > 1000) if n > 1 else (streamed == 0)  # learned while reading
         listing = orjson.loads((tmp_path / f"w{n}" / METADATA).read_bytes())["files"]
         digests[n] = {name: listing[name]["sha256"] for name in MODEL_FILES}
     # The same IsolationForest input, forest and quantiles, baselines and river models.
     assert digests[1] == digests[2] == digests[3]
+
+
+def test_a_file_delivered_hours_after_its_events_voids_streaming_but_not_the_result(
+    trail: Path, tmp_path: Path
+) -> None:
+    # CloudTrail delivers within minutes; a file that turns up at 20:00 holding 01:00's events
+    # breaks the bet learning-while-reading makes. The windows are then learned again.
+    copy = tmp_path / "trail" / "AWSLogs"  # delivery times are read from CloudTrail's layout
+    shutil.copytree(trail, copy)
+    early = sorted(copy.rglob("*_20261101T01*Z_*.json.gz"))[0]
+    early.rename(early.with_name(re.sub(r"T01\d\dZ", "T2000Z", early.name)))
+    one = train_to(tmp_path / "w1", [str(copy)], workers=1, report=False, trees=30)
+    two = train_to(tmp_path / "w2", [str(copy)], workers=2, report=False, trees=30)
+    windows = two.metadata["counts"]["windows"]
+    assert windows["late_after_learning"] > 0 and windows["learned_while_reading"] == 0
+    assert model_digests(tmp_path / "w1") == model_digests(tmp_path / "w2")
+    assert one.metadata["counts"]["windows"]["total"] == windows["total"]
+
+
+def model_digests(model: Path) -> dict[str, str]:
+    listing = orjson.loads((model / METADATA).read_bytes())["files"]
+    return {name: listing[name]["sha256"] for name in MODEL_FILES}
