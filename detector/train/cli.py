@@ -106,12 +106,16 @@ def summary(meta: dict[str, object]) -> list[str]:
     f, r, w = c["files"], c["records"], c["windows"]
     rate = r["read"] / t["read"] if t["read"] else 0.0
     workers = meta["parameters"]["workers"]  # type: ignore[index]
+    streamed = w.get("learned_while_reading", 0)
+    meanwhile = f"; {streamed:,} windows learned meanwhile" if streamed else ""
+    more = " more" if streamed else ""
     return [
         f"files      {f['read']:,} read, {f['skipped']:,} skipped, {f['unreadable']:,} unreadable",
         f"records    {r['read']:,} read: {r['windowed']:,} windowed, {r['out_of_range']:,} out of "
         f"range, {r['duplicates']:,} duplicate, {r['not_s3']:,} not S3, {r['invalid']:,} invalid",
         f"windows    {w['total']:,} over {c['principals']:,} principals: {w['flagged']:,} flagged "
         f"(not learned), {w['clean']:,} clean, {w['sampled']:,} fitted",
-        f"time       read {t['read']:.1f} s ({rate:,.0f} records/s, {workers} workers), learn "
-        f"{t['learn']:.1f} s, fit {t['fit']:.1f} s, write {t['write']:.1f} s",
+        f"time       read {t['read']:.1f} s ({rate:,.0f} records/s, {workers} workers{meanwhile}), "
+        f"learn {t['learn']:.1f} s{more}, fit {t['fit']:.1f} s, write {t['write']:.1f} s; "
+        f"total {sum(t.values()):.1f} s",
     ]

@@ -70,61 +70,22 @@ def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> Trai
     check_destination(opts.out)
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    keys = KeyFilter(opts.start, opts.end, opts.accounts)
-    listing = list_sources(list(opts.sources), keys, s3_client)
+    listing = list_sources(
+        list(opts.sources), KeyFilter(opts.start, opts.end, opts.accounts), s3_client
+    )
     if listing.missing:
         raise ConfigError(f"training source(s) not found: {', '.join(listing.missing)}")
     if not listing.names:
         raise ConfigError(f"no CloudTrail log files in {', '.join(opts.sources)} (after filters)")
-    spec = CollectSpec(
-        width=settings.window.width_seconds,
-        start=opts.start.timestamp() if opts.start else None,
-        end=opts.end.timestamp() if opts.end else None,
-        accounts=opts.accounts,
-        notable=RuleBook(settings.rules).notable,
-        max_future=settings.input.max_future_seconds,
-    )
     t1 = time.perf_counter()
     timing["list"] = t1 - t0
-    bar = Progress("read", len(listing.names), "files", enabled=opts.progress)
-    reader = FileReader(settings.input.max_object_bytes)
-    if opts.engine == "local":  # the first windows are learned while later files are read
-        streamed = collect_learning(
-            listing.names,
-            spec,
-            reader,
-            workers,
-            settings,
-            opts.sample,
-            opts.seed,
-            opts.lag,
-            bar.advance,
-        )
-    else:  # the same windows, bit for bit, from Spark tasks (test_spark_equality.py)
-        from detector.engines import open_engine
-
-        engine = open_engine(opts.engine, opts.workers, opts.spark_master)
-        try:
-            part = engine.collect(listing.names, spec, reader)
-        finally:
-            engine.close()
-        streamed = Streamed(part, part.closed())
-        part.windows = {}
-    bar.close()
+    streamed = _read(opts, settings, listing.names, workers)
     part, windows = streamed.part, streamed.windows
     if not windows:
         raise ConfigError("no S3 data events in the training data (after filters)")
     t2 = time.perf_counter()
     timing["read"] = t2 - t1
-    if streamed.learner is not None:  # the rest, in the same pass
-        tail = windows[streamed.learned :]
-        bar = Progress("learn", len(tail), "windows", enabled=opts.progress)
-        streamed.learner.feed(tail, bar.advance)
-        warm = streamed.learner.finish()
-    else:  # account shards in parallel
-        bar = Progress("learn", len(windows), "windows", enabled=opts.progress)
-        warm = warm_sharded(windows, settings, workers, opts.sample, opts.seed, bar.advance)
-    bar.close()
+    warm = _learn_rest(opts, settings, streamed, workers)
     t3 = time.perf_counter()
     timing["learn"] = t3 - t2
     x = matrix(warm.sample, len(FEATURES))
@@ -141,6 +102,57 @@ def train(opts: TrainOptions, settings: Settings, s3_client: Any = None) -> Trai
     meta["timing"]["write"] = round(timing["write"], 3)
     digest = write_artifact(opts.out, files, meta)
     return TrainResult(opts.out, digest, meta, part.unreadable)
+
+
+def _read(opts: TrainOptions, settings: Settings, names: list[str], workers: int) -> Streamed:
+    """Files → merged windows; locally, the first windows are learned while later files are read."""
+    spec = CollectSpec(
+        width=settings.window.width_seconds,
+        start=opts.start.timestamp() if opts.start else None,
+        end=opts.end.timestamp() if opts.end else None,
+        accounts=opts.accounts,
+        notable=RuleBook(settings.rules).notable,
+        max_future=settings.input.max_future_seconds,
+    )
+    bar = Progress("read", len(names), "files", enabled=opts.progress)
+    reader = FileReader(settings.input.max_object_bytes)
+    try:
+        if opts.engine == "local":
+            k, seed, lag = opts.sample, opts.seed, opts.lag
+            return collect_learning(
+                names, spec, reader, workers, settings, k, seed, lag, bar.advance
+            )
+        # the same windows, bit for bit, from Spark tasks (test_spark_equality.py)
+        from detector.engines import open_engine
+
+        engine = open_engine(opts.engine, opts.workers, opts.spark_master)
+        try:
+            part = engine.collect(names, spec, reader)
+        finally:
+            engine.close()
+        windows = part.closed()
+        part.windows = {}
+        return Streamed(part, windows)
+    finally:
+        bar.close()
+
+
+def _learn_rest(
+    opts: TrainOptions, settings: Settings, streamed: Streamed, workers: int
+) -> WarmResult:
+    """Finish the learning pass: the tail after streaming, or everything in account shards."""
+    windows = streamed.windows
+    if streamed.learner is not None:
+        tail = windows[streamed.learned :]
+        bar = Progress("learn", len(tail), "windows", enabled=opts.progress)
+        streamed.learner.feed(tail, bar.advance)
+        bar.close()
+        return streamed.learner.finish()
+    bar = Progress("learn", len(windows), "windows", enabled=opts.progress)
+    try:
+        return warm_sharded(windows, settings, workers, opts.sample, opts.seed, bar.advance)
+    finally:
+        bar.close()
 
 
 def _start_report(
