@@ -106,7 +106,8 @@ def summary(meta: dict[str, object]) -> list[str]:
     f, r, w = c["files"], c["records"], c["windows"]
     rate = r["read"] / t["read"] if t["read"] else 0.0
     workers = meta["parameters"]["workers"]  # type: ignore[index]
-    streamed = w.get("learned_while_reading", 0)
+    schedule: dict[str, int] = meta.get("schedule", {})  # type: ignore[assignment]
+    streamed = schedule.get("learned_while_reading", 0)
     meanwhile = f"; {streamed:,} windows learned meanwhile" if streamed else ""
     more = " more" if streamed else ""
     return [

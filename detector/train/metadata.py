@@ -92,11 +92,15 @@ def build_metadata(
                 "clean": warm.clean,
                 "flagged": warm.flagged,
                 "sampled": len(warm.sample),
-                "learned_while_reading": streamed.learned,
-                "late_after_learning": streamed.late,  # > 0: learned again after reading
             },
             "principals": len({(w.account, w.principal) for w in windows}),
             "findings": dict(sorted(warm.findings.items())),
+        },
+        # How the learning pass was scheduled, not what was learned: it depends on the engine
+        # and the worker count (the counts above and the model files do not).
+        "schedule": {
+            "learned_while_reading": streamed.learned,
+            "late_after_learning": streamed.late,  # > 0: learned again after reading
         },
         "population_models": populations,
         "iforest": {

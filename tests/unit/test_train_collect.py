@@ -102,7 +102,7 @@ def test_artifacts_trained_with_1_2_and_3_workers_have_identical_model_files(
     for n in (1, 2, 3):
         result = train_to(tmp_path / f"w{n}", [str(trail)], workers=n, report=False, trees=30)
         assert result.metadata["parameters"]["workers"] == n
-        streamed = result.metadata["counts"]["windows"]["learned_while_reading"]
+        streamed = result.metadata["schedule"]["learned_while_reading"]
         assert (streamed > 1000) if n > 1 else (streamed == 0)  # learned while reading
         listing = orjson.loads((tmp_path / f"w{n}" / METADATA).read_bytes())["files"]
         digests[n] = {name: listing[name]["sha256"] for name in MODEL_FILES}
@@ -122,7 +122,8 @@ def test_a_file_delivered_hours_after_its_events_voids_streaming_but_not_the_res
     one = train_to(tmp_path / "w1", [str(copy)], workers=1, report=False, trees=30)
     two = train_to(tmp_path / "w2", [str(copy)], workers=2, report=False, trees=30)
     windows = two.metadata["counts"]["windows"]
-    assert windows["late_after_learning"] > 0 and windows["learned_while_reading"] == 0
+    schedule = two.metadata["schedule"]
+    assert schedule["late_after_learning"] > 0 and schedule["learned_while_reading"] == 0
     assert model_digests(tmp_path / "w1") == model_digests(tmp_path / "w2")
     assert one.metadata["counts"]["windows"]["total"] == windows["total"]
 
