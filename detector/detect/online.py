@@ -66,7 +66,8 @@ def scaled(vector: Sequence[float], limits: Sequence[tuple[float, float]]) -> di
     unscaled, the 0–1 context features (first-seen IP, rare hour…) would almost never split."""
     out = {}
     for name, v, (lo, hi) in zip(FEATURES, vector, limits, strict=True):
-        out[name] = min(1.0, max(0.0, (v - lo) / (hi - lo)))
+        y = (v - lo) / (hi - lo)
+        out[name] = (y if y < 1.0 else 1.0) if y > 0.0 else 0.0  # = min(1, max(0, y)), NaN → 0
     return out
 
 
@@ -129,6 +130,9 @@ class RiverScorer:
         self.models: dict[tuple[str, str], PopulationModel] = {}
         # (id(window), model name) → raw score of the last scored batch, for calibration
         self._raw: dict[tuple[int, str], float] = {}
+        # id(window) → its scaled features, computed once for scoring and learning
+        # (the window is held too, so its id cannot be reused by another while cached)
+        self._x: dict[int, tuple[WindowAgg, dict[str, float]]] = {}
 
     def status(self) -> ScorerStatus:
         if not self.settings.enabled:
@@ -157,6 +161,7 @@ class RiverScorer:
         self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]
     ) -> list[float | None]:
         self._raw = {}
+        self._x = {}
         out: list[float | None] = []
         for w, v in zip(windows, vectors, strict=True):
             pop = population(w) if self.settings.enabled else None
@@ -164,6 +169,7 @@ class RiverScorer:
                 out.append(None)
                 continue
             x = scaled(v, self.limits)
+            self._x[id(w)] = (w, x)
             for key in ((w.account, pop), (w.account, ACCOUNT)):  # raw scores feed calibration
                 m = self.models.get(key)
                 if m is not None:
@@ -184,7 +190,8 @@ class RiverScorer:
             pop = population(w)
             if pop is None:
                 continue
-            x = scaled(v, self.limits)
+            cached = self._x.get(id(w))
+            x = cached[1] if cached is not None and cached[0] is w else scaled(v, self.limits)
             for name in (pop, ACCOUNT):
                 model = self.models.get((w.account, name))
                 if model is None:
@@ -196,3 +203,4 @@ class RiverScorer:
                 model.hst.learn_one(x)
                 model.learned += 1
         self._raw = {}
+        self._x = {}
