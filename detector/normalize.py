@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import time as _time
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+import msgspec
+import orjson
 
 from detector.apis import KEEP_REQUEST, api_class
-from detector.events import AWS_SERVICE, S3Event
+from detector.events import ANONYMOUS, AWS_SERVICE, S3Event
+from detector.ingest.typed import SSEC_HEADER, Extra, Record, request_fields
 from detector.principal import Principal, principal_of
 
 S3_SOURCE = "s3.amazonaws.com"
 EARLIEST = 1_356_998_400.0  # 2013-01-01: before CloudTrail had S3 data events
-SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
 # orjson accepts 1024 levels of nesting, but pickling a checkpoint recurses once per level and
 # fails near 500: a kept request deeper than this is dropped at the edge (the call still counts).
 MAX_REQUEST_DEPTH = 32
@@ -119,6 +122,7 @@ def _nbytes(value: Any) -> int:
 
 
 _CACHE_MAX = 200_000
+_TEXT_CACHE_MAX = 50_000  # userIdentity texts (~0.5 KB each): one per session
 
 
 class Normalizer:
@@ -131,13 +135,14 @@ class Normalizer:
     the cache.
     """
 
-    __slots__ = ("_classes", "_principals", "_times", "max_future")
+    __slots__ = ("_classes", "_principals", "_texts", "_times", "max_future")
 
     def __init__(self, max_future_seconds: float = 3600.0) -> None:
         self._times = TimeParser()
         self.max_future = max_future_seconds
         self._principals: dict[tuple[str | None, str, str | None], Principal] = {}
         self._classes: dict[tuple[str, bool], str] = {}
+        self._texts: dict[bytes, Principal] = {}
 
     def _principal(self, ui: Any, bucket: str, invoked_by: Any) -> Principal:
         if type(ui) is dict:
@@ -162,68 +167,86 @@ class Normalizer:
                 return cached
         return principal_of(ui, bucket, invoked_by if type(invoked_by) is str else "")
 
+    def _principal_text(self, ui: msgspec.Raw, bucket: str, invoked_by: Any) -> Principal:
+        """The principal of a raw ``userIdentity``, cached by its JSON text.
+
+        Records of one session carry the same text, so the text is decoded once per session.
+        Anonymous and service principals depend on the bucket or ``invokedBy`` as well, so they
+        are never cached by text alone.
+        """
+        text = bytes(ui)
+        p = self._texts.get(text)
+        if p is None:
+            ident = _loads(text) if text else None
+            p = self._principal(ident, bucket, invoked_by)
+            if p.type != ANONYMOUS and p.type != AWS_SERVICE:
+                if len(self._texts) >= _TEXT_CACHE_MAX:
+                    self._texts.clear()
+                self._texts[text] = p
+        return p
+
     def normalize(self, rec: Any, now: float | None = None) -> S3Event | str:
-        """Return the ``S3Event`` for ``rec``, or ``NOT_S3`` / ``INVALID``."""
-        if type(rec) is not dict:
-            return INVALID
-        get = rec.get
-        source = get("eventSource")
+        """Return the ``S3Event`` for ``rec``, or ``NOT_S3`` / ``INVALID``.
+
+        ``rec`` is a typed ``Record`` (CloudTrail's own files) or any JSON value (the other
+        shapes); both give the same event for the same record.
+        """
+        if type(rec) is not Record:
+            if type(rec) is not dict:
+                return INVALID
+            rec = record_of(rec)
+        source = rec.eventSource
         if source != S3_SOURCE:
             return NOT_S3 if type(source) is str else INVALID
-        t = self._times.parse(get("eventTime"))
-        name = get("eventName")
+        t = self._times.parse(rec.eventTime)
+        name = rec.eventName
         if t is None or type(name) is not str or not name:
             return INVALID
         limit = (now if now is not None else _time.time()) + self.max_future
         if t < EARLIEST or t > limit:
             # A bogus future time would drag the watermark forward and blind the detector.
             return INVALID
-        rp = get("requestParameters")
-        if type(rp) is dict:
-            bucket = rp.get("bucketName")
-            if type(bucket) is not str:
-                bucket = ""
-            key = rp.get("key")
-            if type(key) is not str:
-                key = ""
-            sse_c = SSEC_HEADER in rp
-        else:
-            rp = None
-            bucket = key = ""
-            sse_c = False
-        category = get("eventCategory")
+        bucket, key, sse_c, request = _request(rec.requestParameters, name in KEEP_REQUEST)
+        category = rec.eventCategory
         if category == "Data":
             data = True
         elif category == "Management":
             data = False
         else:
-            data = get("managementEvent") is False
-        p = self._principal(get("userIdentity"), bucket, get("invokedBy"))
-        account = get("recipientAccountId")
+            data = rec.managementEvent is False
+        ui = rec.userIdentity
+        if type(ui) is msgspec.Raw:
+            p = self._principal_text(ui, bucket, rec.invokedBy)
+        else:
+            p = self._principal(ui, bucket, rec.invokedBy)
+        account = rec.recipientAccountId
         if type(account) is not str:
             account = ""
-        extra = get("additionalEventData")
-        if type(extra) is dict:
-            bytes_in = _nbytes(extra.get("bytesTransferredIn"))
-            bytes_out = _nbytes(extra.get("bytesTransferredOut"))
+        extra: Any = rec.additionalEventData
+        if type(extra) is Extra:
+            b_in, b_out, auth = (
+                extra.bytesTransferredIn,
+                extra.bytesTransferredOut,
+                extra.AuthenticationMethod,
+            )
+        elif type(extra) is dict:
+            b_in = extra.get("bytesTransferredIn")
+            b_out = extra.get("bytesTransferredOut")
             auth = extra.get("AuthenticationMethod")
-            if type(auth) is not str:
-                auth = ""
         else:
-            bytes_in = bytes_out = 0
-            auth = ""
+            b_in = b_out = auth = None
         ck = (name, data)
         cls = self._classes.get(ck)
         if cls is None:
             cls = self._classes[ck] = api_class(name, data)
             if len(self._classes) > 10_000:  # eventName is attacker-influenced only in junk
                 self._classes.clear()
-        event_id = get("eventID")
-        region = get("awsRegion")
-        ip = get("sourceIPAddress")
-        ua = get("userAgent")
-        err = get("errorCode")
-        vpce = get("vpcEndpointId")
+        event_id = rec.eventID
+        region = rec.awsRegion
+        ip = rec.sourceIPAddress
+        ua = rec.userAgent
+        err = rec.errorCode
+        vpce = rec.vpcEndpointId
         return S3Event(
             t,
             event_id if type(event_id) is str else "",
@@ -238,16 +261,79 @@ class Normalizer:
             cls,
             bucket,
             key,
-            bytes_in,
-            bytes_out,
+            _nbytes(b_in) if b_in is not None else 0,
+            _nbytes(b_out) if b_out is not None else 0,
             ip if type(ip) is str else "",
             ua if type(ua) is str else "",
             err if type(err) is str else "",
             sse_c,
-            auth,
+            auth if type(auth) is str else "",
             vpce if type(vpce) is str else "",
             p.account != account and bool(p.account) and bool(account),
             data,
             p.type == AWS_SERVICE,
-            rp if (rp is not None and name in KEEP_REQUEST and nested_within(rp)) else None,
+            request,
         )
+
+
+_NO_REQUEST: tuple[str, str, bool, None] = ("", "", False, None)
+
+
+def _loads(text: bytes | msgspec.Raw) -> Any:
+    """Full decode of a raw field; None when ``orjson`` refuses it (then it is simply absent)."""
+    try:
+        return orjson.loads(bytes(text))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _request(rp: Any, keep: bool) -> tuple[str, str, bool, dict[str, Any] | None]:
+    """(bucket, key, SSE-C used, the request if ``keep``) from ``requestParameters``.
+
+    Raw text is read through the two-field schema unless the whole request is to be kept (the
+    rare permission and configuration calls) or the schema cannot take it.
+    """
+    if type(rp) is msgspec.Raw:
+        if not rp:
+            return _NO_REQUEST
+        if not keep:
+            fields = request_fields(rp)
+            if fields is not None:
+                return fields[0], fields[1], fields[2], None
+        rp = _loads(rp)
+    if type(rp) is not dict:
+        return _NO_REQUEST
+    bucket = rp.get("bucketName")
+    key = rp.get("key")
+    return (
+        bucket if type(bucket) is str else "",
+        key if type(key) is str else "",
+        SSEC_HEADER in rp,
+        # Kept requests are pickled into checkpoints: too deep a one is dropped at the edge.
+        rp if (keep and nested_within(rp)) else None,
+    )
+
+
+def record_of(d: dict[str, Any]) -> Record:
+    """A record decoded by ``orjson`` in the typed shape: the same fields, values untouched."""
+    get = d.get
+    return Record(
+        eventSource=get("eventSource"),
+        eventTime=get("eventTime"),
+        eventName=get("eventName"),
+        eventID=get("eventID"),
+        eventType=get("eventType"),
+        eventCategory=get("eventCategory"),
+        managementEvent=get("managementEvent"),
+        awsRegion=get("awsRegion"),
+        recipientAccountId=get("recipientAccountId"),
+        sourceIPAddress=get("sourceIPAddress"),
+        userAgent=get("userAgent"),
+        errorCode=get("errorCode"),
+        vpcEndpointId=get("vpcEndpointId"),
+        invokedBy=get("invokedBy"),
+        # Plain JSON values where the typed path holds raw text; ``normalize`` takes either.
+        userIdentity=cast(Any, get("userIdentity")),
+        requestParameters=cast(Any, get("requestParameters")),
+        additionalEventData=cast(Any, get("additionalEventData")),
+    )

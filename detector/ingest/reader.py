@@ -24,6 +24,7 @@ import orjson
 from detector.errors import SkippedInput, UnreadableInput
 from detector.ingest.decompress import GZIP_MAGIC, gunzip_stream
 from detector.ingest.keys import DIGEST, INSIGHT, LOG, classify_local, key_delivery_time
+from detector.ingest.typed import decode_trail
 
 DEFAULT_CAP = 1 << 30  # 1 GiB of JSON per object
 
@@ -64,12 +65,17 @@ def _check_special(doc: dict[str, Any], name: str) -> None:
 
 
 def decode_records(data: bytes, name: str) -> Decoded:
-    """Parse decompressed JSON bytes into raw records (dicts, or junk for the normalizer to count)."""
+    """Parse decompressed JSON bytes into raw records: typed ``Record``s for CloudTrail's own
+    shape, otherwise dicts (or junk for the normalizer to count)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     text = data.lstrip()
     if not text:
         raise UnreadableInput(name, "not-json", "empty file")
+    if text[:1] == b"{":
+        typed = decode_trail(text)  # CloudTrail's own shape, only the fields s3ad reads
+        if typed is not None:
+            return Decoded(typed)
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:

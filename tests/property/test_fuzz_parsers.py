@@ -40,6 +40,7 @@ from detector.events import API_CLASSES, S3Event
 from detector.ingest import decompress
 from detector.ingest.decompress import gunzip_bytes
 from detector.ingest.reader import Decoded, decode_records
+from detector.ingest.typed import Record
 from detector.normalize import EARLIEST, INVALID, NOT_S3, Normalizer, nested_within
 from detector.pipeline import Pipeline
 
@@ -381,6 +382,46 @@ def test_normalize_does_not_depend_on_its_caches(recs: list[Any]) -> None:
             if first.setdefault(key, ui) != ui:
                 continue
         assert got == Normalizer().normalize(rec, NOW)
+
+
+def _typed_and_generic(recs: list[Any]) -> tuple[list[Any], list[Any]] | None:
+    """``recs`` in a CloudTrail file read by ``decode_records`` (the typed path when it can),
+    and the same records as ``orjson`` gives them; None when orjson cannot write them."""
+    try:
+        text = orjson.dumps({"Records": recs})
+    except TypeError:
+        return None
+    try:
+        decoded = decode_records(text, "f.json").records
+    except (SkippedInput, UnreadableInput):
+        return None
+    return decoded, orjson.loads(text)["Records"]
+
+
+@MIXES
+@given(st.lists(st.one_of(records, st.sampled_from(RECORDS).flatmap(mutated)), max_size=20))
+def test_typed_records_normalize_exactly_as_the_full_json_does(recs: list[Any]) -> None:
+    # CloudTrail's own files are decoded into typed records holding only the fields s3ad reads
+    # (issue 6); every other shape, and any file the schema refuses, is read by orjson. The two
+    # must never disagree on an event, whatever the field values.
+    both = _typed_and_generic(recs)
+    if both is None:
+        return
+    typed, generic = both
+    typed_norm, generic_norm = Normalizer(), Normalizer()
+    assert [typed_norm.normalize(r, NOW) for r in typed] == [
+        generic_norm.normalize(r, NOW) for r in generic
+    ]
+
+
+def test_the_typed_path_reads_real_shaped_files_and_leaves_the_rest_to_orjson() -> None:
+    fixtures = [r for r in RECORDS if r.get("eventType") != "AwsCloudTrailInsight"]
+    both = _typed_and_generic(fixtures)
+    assert both is not None
+    typed, _ = both
+    assert all(type(r) is Record for r in typed)  # the fast path is really taken
+    junk = _typed_and_generic([*fixtures, 7])  # a record that is not an object
+    assert junk is not None and type(junk[0][0]) is dict
 
 
 # --- the engine, and detection after it ---------------------------------------------------------

@@ -14,12 +14,16 @@ from pathlib import Path
 import pytest
 
 from detector.errors import SkippedInput, UnreadableInput
+from detector.events import S3Event
 from detector.ingest.decompress import gunzip_bytes
 from detector.ingest.reader import decode_records, list_inputs, read_local
+from detector.ingest.typed import Record
+from detector.normalize import Normalizer
 
 FILES = Path(__file__).resolve().parents[1] / "data" / "files"
 RECORDS = Path(__file__).resolve().parents[1] / "data" / "records"
 LOG_FILE = next((FILES / "good").rglob("*_CloudTrail_*.json.gz"))
+NOW = 1_793_600_000.0  # 2026-11-02, after the fixtures' eventTimes
 
 
 def record(name: str) -> dict:
@@ -31,9 +35,16 @@ def ids(records: list) -> list[str]:
 
 
 def test_cloudtrail_log_file_yields_every_record_in_order() -> None:
+    # CloudTrail's own shape is decoded into typed records holding only the fields s3ad reads;
+    # they normalize to exactly the events the full JSON gives.
     decoded = read_local(LOG_FILE)
     expected = [record(p.stem) for p in sorted(RECORDS.glob("identity_*.json"))]
-    assert decoded.records == expected
+    assert all(type(r) is Record for r in decoded.records)
+    assert [r.eventID for r in decoded.records] == ids(expected)
+    norm = Normalizer()
+    events = [norm.normalize(r, NOW) for r in decoded.records]
+    assert events == [Normalizer().normalize(r, NOW) for r in expected]
+    assert all(isinstance(e, S3Event) for e in events)
     assert decoded.invalid_lines == 0
 
 
