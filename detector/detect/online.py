@@ -7,9 +7,11 @@ machine-paced, fixed agents) have different "normal" shapes, so one model's noti
 be dominated by the larger population. The features already carry the principal-relative half
 (z-scores, first-seen IP/agent, hour rarity), so a population model does not need one model per
 principal. Populations: ``human`` (IAM users, root, federated / Identity Center users, SSO
-roles), ``workload`` (other assumed roles), ``external`` (another account's caller); a small
-account whose population model is still cold is judged by its ``account`` model, which learns
-every window of the account and so warms up first. AWS services are never modelled (REFERENCE.md: excluding them cut a peer rule's false positives
+roles), ``workload`` (other assumed roles), ``external`` (another account's caller); a
+population whose own model is still cold is judged by its ``account`` model, which learns the
+windows of every population still cold (at first all of them, so it warms up first) and leaves
+warm populations to their own models: one tree walk to score and one to learn per window once
+an account is warm, instead of two of each. AWS services are never modelled (REFERENCE.md: excluding them cut a peer rule's false positives
 ~97 %).
 
 Cheap by construction: height 8 and 10 trees is ~1 MB a model in memory and ~10k updates/s here
@@ -149,14 +151,6 @@ class RiverScorer:
         """Learned enough, and has seen enough scores to turn a raw score into a percentile."""
         return m.learned >= self.settings.warmup_windows and m.calibrator.total >= MIN_CALIBRATION
 
-    def _warm(self, account: str, pop: str) -> str | None:
-        """The name of the model that judges this population: its own, or the account's."""
-        for name in (pop, ACCOUNT):
-            m = self.models.get((account, name))
-            if m is not None and self._is_warm(m):
-                return name
-        return None
-
     def score(
         self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]
     ) -> list[float | None]:
@@ -170,16 +164,22 @@ class RiverScorer:
                 continue
             x = scaled(v, self.limits)
             self._x[id(w)] = (w, x)
-            for key in ((w.account, pop), (w.account, ACCOUNT)):  # raw scores feed calibration
+            own = self.models.get((w.account, pop))
+            if own is not None and self._is_warm(own):
+                raw = self._raw[id(w), pop] = float(own.hst.score_one(x))
+                out.append(own.calibrator.percentile(raw))
+                continue
+            # A cold population: its own model is scored for its calibration, and the account's
+            # model (which learns exactly these windows) judges it once warm.
+            for key in ((w.account, pop), (w.account, ACCOUNT)):
                 m = self.models.get(key)
                 if m is not None:
                     self._raw[id(w), key[1]] = float(m.hst.score_one(x))
-            judge = self._warm(w.account, pop)
-            if judge is None:
+            fallback = self.models.get((w.account, ACCOUNT))
+            if fallback is None or not self._is_warm(fallback):
                 out.append(None)
                 continue
-            model = self.models[w.account, judge]
-            out.append(model.calibrator.percentile(self._raw[id(w), judge]))
+            out.append(fallback.calibrator.percentile(self._raw[id(w), ACCOUNT]))
         return out
 
     def learn(self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]) -> None:
@@ -192,7 +192,9 @@ class RiverScorer:
                 continue
             cached = self._x.get(id(w))
             x = cached[1] if cached is not None and cached[0] is w else scaled(v, self.limits)
-            for name in (pop, ACCOUNT):
+            own = self.models.get((w.account, pop))
+            names = (pop,) if own is not None and self._is_warm(own) else (pop, ACCOUNT)
+            for name in names:
                 model = self.models.get((w.account, name))
                 if model is None:
                     model = self.models[(w.account, name)] = PopulationModel(self.settings)
