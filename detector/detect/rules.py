@@ -103,17 +103,28 @@ class RuleBook:
         return bad
 
     def notable(self, ev: S3Event) -> bool:
-        """Keep this event for the event rules (and as evidence)?"""
-        if ev.service:
+        """Keep this event for the event rules (and as evidence)?
+
+        Runs once per event: one tuple unpack, and the IP / agent caches read inline."""
+        (_t, _id, _a, _r, _p, ptype, _pn, _ak, _s, _n, cls, _b, key, _bi, _bo,
+         ip, ua, err, _sc, _au, _v, _x, _d, service, _rq) = ev  # fmt: skip
+        if service:
             return False
-        cls = ev.api_class  # compared with ==: late events may come back from a checkpoint
-        if cls in (PERMISSION, CONFIG) or ev.principal_type == "Root":
+        # Classes are compared with ==: late events may come back from a checkpoint.
+        if cls == PERMISSION or cls == CONFIG or ptype == "Root":
             return True
-        if ev.error_code.startswith("AccessDenied") or self.listed_ip(ev.source_ip):
+        if err and err.startswith("AccessDenied"):
             return True
-        if self.pentest_family(ev.user_agent):
+        bad = self._bad_ip.get(ip)
+        if bad is None:
+            bad = self.listed_ip(ip)
+        if bad:
             return True
-        key = ev.key
+        fam = self._ua.get(ua)
+        if fam is None:
+            fam = self.pentest_family(ua)
+        if fam:
+            return True
         if not key:
             return False
         # The content rules look for ransom notes among writes, credential files among reads.
