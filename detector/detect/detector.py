@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from detector.config import Settings
 from detector.detect.bursts import BurstContext
 from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group
-from detector.detect.explain import deviations
+from detector.detect.explain import Deviation, deviations
 from detector.detect.findings import FindingStore, build_finding, score_text
 from detector.detect.hits import Hit
 from detector.detect.iforest import IForestAdapter
@@ -206,7 +206,6 @@ class Detector:
         first = self.first_seen.setdefault(w.account, float(w.start))
         learning = w.start - first < self.settings.models.learning_hours * 3600
         h = self.history.peek(w.account, w.principal)
-        devs = deviations(w, h)
         bursts = None
         if live and not w.service:
             ssec = self.ssec.get(w.account, w.principal)
@@ -215,13 +214,21 @@ class Detector:
             known = h is not None and h.windows > totals.windows - 1
             bursts = BurstContext(totals, ssec, self._width, known)
         hits: list[Hit] = self.rules.evaluate(w, h, learning, bursts)
-        if live and self.settings.models.enabled:
+        devs: dict[str, Deviation] | None = None  # the metrics against the baseline: on demand
+        m = self.settings.models
+        if live and m.enabled:
             model = combine(list(scores.values()))
-            hits += anomaly_hits(w, h, devs, model, self.settings.models, learning)
+            if model is not None and model >= m.threshold:  # else no anomaly (anomaly_hits)
+                devs = deviations(w, h)
+                hits += anomaly_hits(w, h, devs, model, m, learning)
         end = float(w.start + self._width)
         seq = self.sequences.observe(w, end, hits, h)
         if seq is not None:
             hits.append(seq)
+        if not hits:
+            return []  # most windows: nothing to explain
+        if devs is None:
+            devs = deviations(w, h)
         verdicts = [v for v in group(w, hits, devs) if not self.suppressor.suppress(v)]
         self.stats.suppressed = self.suppressor.suppressed
         text = score_text(scores, self.settings.models.enabled, self.iforest is not None)

@@ -111,7 +111,7 @@ class RuleBook:
         if service:
             return False
         # Classes are compared with ==: late events may come back from a checkpoint.
-        if cls == PERMISSION or cls == CONFIG or ptype == "Root":
+        if cls in (PERMISSION, CONFIG) or ptype == "Root":
             return True
         if err and err.startswith("AccessDenied"):
             return True
