@@ -226,6 +226,53 @@ def duckdb_rate(files: list[Path], records: int, threads: int) -> dict[str, Any]
     }
 
 
+def scale_point(d: Path, state: bool = False) -> dict[str, Any]:
+    """``replay`` on one trail (median of 3, one run above 4M records)."""
+    nrec = int(parse_floor(log_files(d))["records"])
+    runs = [replay(d, nrec) for _ in range(1 if nrec > 4_000_000 else 3)]
+    r: dict[str, Any] = {
+        "records": nrec,
+        "records_per_s": statistics.median(x["records_per_s"] for x in runs),
+        "peak_rss_mb": max(x["peak_rss_mb"] for x in runs),
+        "runs": [x["records_per_s"] for x in runs],
+    }
+    if state:
+        r["state"] = state_per_principal(d)
+    return r
+
+
+def scale(args: argparse.Namespace, main_trail: Path, res: dict[str, Any]) -> dict[str, Any]:
+    """Throughput and memory as the work grows, three ways.
+
+    - days: 0.5M / 2M / 8M records over 1 / 4 / 16 days, 2,000 principals: the same events per
+      principal-window, ever more history and time — the growth the GC used to punish;
+    - density: 0.5M / 2M / 8M records in one day: more events per window (detection costs per
+      window, so throughput rises with density);
+    - principals: 2M records over 2,000 vs 20,000 principals: state bytes per principal.
+    """
+    out: dict[str, Any] = {"days": {}, "density": {}, "principals": {}}
+    small = scale_point(trail(args.out, 500_000, 2000))
+    main = {**res["replay"], "records": res["records"]}
+    out["days"] = {
+        "1d": small,
+        "4d": scale_point(trail(args.out, 2_000_000, 2000, days=4)),
+        "16d": scale_point(trail(args.out, 8_000_000, 2000, days=16)),
+    }
+    out["density"] = {
+        "0.5M": small,
+        "2M": main,
+        "8M": scale_point(trail(args.out, 8_000_000, 2000)),
+    }
+    out["principals"] = {
+        "2000": {**main, "state": state_per_principal(main_trail)},
+        "20000": scale_point(trail(args.out, args.records, 20_000), state=True),
+    }
+    for series, (lo, hi) in (("days", ("1d", "16d")), ("density", ("0.5M", "8M"))):
+        runs = out[series]
+        out[f"{series}_ratio"] = runs[hi]["records_per_s"] / runs[lo]["records_per_s"]
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -283,27 +330,7 @@ def main() -> int:
                 res["training"]["2"]["records_per_s"] / res["duckdb"]["2"]["records_per_s"]
             )
     if args.scale:
-        res["scale"] = {}
-        for n, p in (
-            (500_000, 2000),
-            (args.records, 2000),
-            (8_000_000, 2000),
-            (args.records, 20_000),
-        ):
-            sd = trail(args.out, n, p)
-            nrec = int(parse_floor(log_files(sd))["records"])
-            runs = [replay(sd, nrec) for _ in range(1 if nrec > 4_000_000 else 3)]
-            r = {
-                "records_per_s": statistics.median(x["records_per_s"] for x in runs),
-                "peak_rss_mb": max(x["peak_rss_mb"] for x in runs),
-                "runs": [x["records_per_s"] for x in runs],
-            }
-            if n == args.records:  # same events, 10× the principals: state per principal
-                r["state"] = state_per_principal(sd)
-            res["scale"][f"{nrec}r/{p}p"] = r
-        by_size = [r["records_per_s"] for k, r in res["scale"].items() if k.endswith("/2000p")]
-        # The target: throughput at 8M within 20 % of that at 0.5M (same principals).
-        res["scale_8m_vs_05m"] = by_size[-1] / by_size[0]
+        res["scale"] = scale(args, d, res)
     (args.out / "results.json").write_text(json.dumps(res, indent=2, sort_keys=True))
     print_table(res)
     print(f"\nJSON: {args.out / 'results.json'}")
@@ -339,24 +366,26 @@ def print_table(res: dict[str, Any]) -> None:
             rows.append(
                 ("training 2 workers / DuckDB 2 threads", f"{res['train2_vs_duckdb_2t']:.2f}×")
             )
-    for k, r in res.get("scale", {}).items():
-        rows.append(
-            (
-                f"replay at {k}",
-                f"{r['records_per_s']:,.0f} rec/s, peak RSS {r['peak_rss_mb']:,.0f} MB",
-            )
-        )
-        if "state" in r:
-            st = r["state"]
+    sc = res.get("scale", {})
+    for series in ("days", "density", "principals"):
+        for k, r in sc.get(series, {}).items():
             rows.append(
                 (
-                    f"  state at {k}",
-                    f"{st['bytes_per_principal']:,.0f} B/principal over {st['principals']:,} "
-                    f"(+ dedup ids {st['dedup_bytes'] / 1e6:,.1f} MB)",
+                    f"replay, {series} {k} ({r['records']:,} records)",
+                    f"{r['records_per_s']:,.0f} rec/s, peak RSS {r['peak_rss_mb']:,.0f} MB",
                 )
             )
-    if "scale_8m_vs_05m" in res:
-        rows.append(("replay at 8M / at 0.5M records", f"{res['scale_8m_vs_05m']:.2f}×"))
+            if "state" in r:
+                st = r["state"]
+                rows.append(
+                    (
+                        f"  state, {k} principals",
+                        f"{st['bytes_per_principal']:,.0f} B/principal over "
+                        f"{st['principals']:,} (+ dedup ids {st['dedup_bytes'] / 1e6:,.1f} MB)",
+                    )
+                )
+        if f"{series}_ratio" in sc:
+            rows.append((f"  {series}: last / first", f"{sc[f'{series}_ratio']:.2f}×"))
     width = max(len(a) for a, _ in rows)
     for a, b in rows:
         print(f"{a:<{width}}  {b}")
