@@ -1,11 +1,13 @@
 """s3ad benchmark: every figure from ONE run on the same files, printed as a table and JSON.
 
-- parse floor: gzip + orjson.loads of every file, GC off (the fastest a Python reader can be)
+- parse floor: gzip + orjson.loads of every file, GC off (the issue's reference)
+- reader: gzip + s3ad's typed decode of only the fields it uses (what replay actually pays)
 - replay: `s3ad replay --sink null://` end to end (subprocess), records/s and peak RSS
 - scoring: detection cost per closed window (rules + river + IsolationForest if a model exists)
 - training: `s3ad train` map/merge throughput with 1 and 2 workers
 - DuckDB (if installed): the same per-principal 5-minute aggregates, 1 and 2 threads, best mode
-- --scale: replay at 0.5M / 2M / 8M records and at 2,000 vs 20,000 principals
+- --scale: replay at 0.5M / 2M / 8M records over 1 / 4 / 16 days (same density) and in one day
+  (rising density), and over 2,000 vs 20,000 principals with state bytes per principal
 
 The machine is shared and noisy: compare ratios within one run, not absolute rates across runs.
 """
@@ -70,6 +72,22 @@ def parse_floor(files: list[Path]) -> dict[str, float]:
         n = 0
         for f in files:
             n += len(orjson.loads(zlib.decompress(f.read_bytes(), 31))["Records"])
+        dt = time.perf_counter() - t
+    finally:
+        gc.enable()
+    return {"records": n, "seconds": dt, "records_per_s": n / dt}
+
+
+def reader_floor(files: list[Path]) -> dict[str, float]:
+    """s3ad's own reader alone: gzip + the typed decode of only the fields used, GC off."""
+    from detector.ingest.reader import decode_records
+
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        n = 0
+        for f in files:
+            n += len(decode_records(zlib.decompress(f.read_bytes(), 31), str(f)).records)
         dt = time.perf_counter() - t
     finally:
         gc.enable()
@@ -300,6 +318,11 @@ def main() -> int:
         "records_per_s": statistics.median(f["records_per_s"] for f in floors),
         "runs": [f["records_per_s"] for f in floors],
     }
+    readers = [reader_floor(files) for _ in range(3)]
+    res["reader"] = {
+        "records_per_s": statistics.median(f["records_per_s"] for f in readers),
+        "runs": [f["records_per_s"] for f in readers],
+    }
     runs = [replay(d, records) for _ in range(3)]
     res["replay"] = {
         "records_per_s": statistics.median(r["records_per_s"] for r in runs),
@@ -341,6 +364,7 @@ def print_table(res: dict[str, Any]) -> None:
     rows = [
         ("records", f"{res['records']:,}"),
         ("parse floor (gzip+orjson, GC off)", f"{res['parse_floor']['records_per_s']:,.0f} rec/s"),
+        ("s3ad reader alone (gzip+typed decode)", f"{res['reader']['records_per_s']:,.0f} rec/s"),
         ("s3ad replay → null://", f"{res['replay']['records_per_s']:,.0f} rec/s"),
         ("replay / parse floor", f"{res['replay_vs_floor']:.2f}×"),
         ("replay peak RSS", f"{res['replay']['peak_rss_mb']:,.0f} MB"),
