@@ -506,3 +506,26 @@ def test_without_a_shard_the_daemon_is_unchanged() -> None:
 
 def test_digit_plans_name_their_mode() -> None:
     assert plan_shards(3).mode == DIGITS and isinstance(plan_shards(3).shards[0], Shard)
+
+
+def test_the_record_screen_reads_the_account_of_typed_and_plain_records() -> None:
+    # CloudTrail's own files arrive as typed records, exports as dicts: both are screened.
+    from detector.ingest.reader import decode_records
+
+    def rec(acct: Any) -> dict[str, Any]:
+        return {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "recipientAccountId": acct,
+        }
+
+    mine, foreign = "111122223333", "566566982294"
+    docs = [rec(mine), rec(foreign), rec(None), rec(7)]
+    typed = decode_records(json.dumps({"Records": docs}).encode(), "f.json").records
+    assert type(typed[0]).__name__ == "Record"
+    for records in (typed, docs):
+        metrics = Metrics()
+        screen = AccountScreen(AccountFilter.build([], ["0", "1", "2", "3", "4"]), metrics)
+        kept = screen.keep(records)
+        assert len(kept) == 3 and records[1] not in kept  # unusable accounts are kept
+        assert metrics.snapshot()["records.foreign_account"] == 1
