@@ -13,6 +13,7 @@ import hashlib
 import heapq
 from array import array
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -63,6 +64,9 @@ class BottomK:
         return [row for _, row in self._heap]
 
 
+_ORDER = attrgetter("start", "account", "principal")  # in C: a lambda cost ~1 s on 200k rows
+
+
 def merge_samples(samples: Iterable[list[Row]], k: int) -> list[Row]:
     """The ``k`` smallest-ranked rows of several samples, in (start, account, principal) order."""
     rows = [r for s in samples for r in s]
@@ -70,7 +74,7 @@ def merge_samples(samples: Iterable[list[Row]], k: int) -> list[Row]:
         # a partial sort in numpy: heapq.nsmallest over 400,000 rows took 1.5 s
         ranks = np.fromiter((r.rank for r in rows), dtype=np.uint64, count=len(rows))
         rows = [rows[i] for i in np.argpartition(ranks, k - 1)[:k].tolist()]
-    return sorted(rows, key=lambda r: (r.start, r.account, r.principal))
+    return sorted(rows, key=_ORDER)
 
 
 def matrix(rows: Sequence[Row], width: int) -> np.ndarray:

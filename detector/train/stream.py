@@ -15,9 +15,11 @@ Files whose names carry no delivery time (exports) disable streaming.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,7 +83,7 @@ def collect_learning(
     learned: dict[Key, WindowAgg] = {}  # windows fed to the learner, in order
     edge = float("-inf")  # every window starting before this has been learned
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(min(workers, len(jobs))) as pool, gc_paused():
+    with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool, gc_paused():
         args = [(c, spec, reader) for c in jobs]
         for n, part in enumerate(pool.imap(collect_chunk, args)):
             late = sum(1 for key in part.windows if key[2] < edge)
@@ -108,6 +110,20 @@ def collect_learning(
     out.windows = [*learned.values(), *total.closed()]
     total.windows = {}
     return out
+
+
+READER_NICENESS = 5
+
+
+def _yield_to_learner() -> None:
+    """Readers run at a lower priority than the parent, whose learning pass is the critical path.
+
+    With as many readers as cores, the scheduler shares the learner's core with them and the
+    learner falls behind, left to finish alone on one core. Lower-priority readers take what the
+    learner leaves (2M records, 2 cores, two runs each: 47.6 / 46.6 s → 46.6 / 45.6 s).
+    """
+    with contextlib.suppress(OSError):  # not permitted here: the same result, less overlap
+        os.nice(READER_NICENESS)
 
 
 def _in_delivery_order(stamps: list[datetime | None]) -> bool:
