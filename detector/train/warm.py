@@ -100,7 +100,8 @@ class Learner:
             first_seen=self.detector.first_seen,
             ssec=self.detector.ssec.usual,
         )
-        self.result.sample = merge_samples([self.sample.rows()], self.k)
+        with gc_paused():  # sorting the sample makes 200k key tuples: no collection of every window
+            self.result.sample = merge_samples([self.sample.rows()], self.k)
         return self.result
 
 
