@@ -9,6 +9,7 @@ silently leaves a default in force. ``s3ad check-config`` prints the result.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 import types
@@ -113,8 +114,12 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
 
 
+log = logging.getLogger(__name__)
+
 # Environment variables named in the docs that do not follow S3AD_<SECTION>_<KEY>.
 ENV_ALIASES: dict[str, str] = {"S3AD_TOR_EXIT_LIST": "rules.tor_exit_list"}
+# S3AD_* variables that are not settings (the test suite's switches).
+ENV_NOT_SETTINGS = frozenset({"S3AD_SLOW_TESTS", "S3AD_UPDATE_GOLDEN"})
 
 
 def _coerce(value: Any, typ: Any, where: str) -> Any:
@@ -198,6 +203,7 @@ def load_settings(
         if sec not in sections or key not in {f.name for f in dataclasses.fields(sections[sec])}:
             raise ConfigError(f"unknown setting {dotted!r}")
     aliases = {target: name for name, target in ENV_ALIASES.items()}
+    _warn_unknown_env(env, sections)
     built: dict[str, Any] = {}
     for sec, cls in sections.items():
         table = file_doc.get(sec, {})
@@ -226,6 +232,27 @@ def load_settings(
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[{sec}]: {exc}") from exc
     return Settings(**built)
+
+
+def _warn_unknown_env(env: Mapping[str, str], sections: dict[str, type]) -> None:
+    """Name ``S3AD_*`` variables that set nothing: a typo in an ECS task definition would
+    otherwise leave a setting at its default without a word."""
+    known = {
+        f"S3AD_{sec}_{f.name}".upper()
+        for sec, cls in sections.items()
+        for f in dataclasses.fields(cls)
+    }
+    unknown = sorted(
+        name
+        for name in env
+        if name.startswith("S3AD_") and name not in known | ENV_ALIASES.keys() | ENV_NOT_SETTINGS
+    )
+    if unknown:
+        log.warning(
+            "ignoring environment variables that name no setting (S3AD_<SECTION>_<KEY>; "
+            "s3ad check-config lists the settings)",
+            extra={"variables": unknown},
+        )
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:

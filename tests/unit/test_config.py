@@ -8,6 +8,7 @@ The shipped config/default.toml documents the real defaults.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tomllib
 from pathlib import Path
 
@@ -134,3 +135,24 @@ def test_settings_dict_is_plain_data_for_check_config() -> None:
     d = settings_dict(load_settings(None, {"window.width_seconds": 600}, {}))
     assert d["window"] == {"width_seconds": 600, "lateness_seconds": 900}
     assert set(d) == {f.name for f in dataclasses.fields(Settings)}
+
+
+def test_a_misspelt_environment_variable_is_named_not_silently_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = {
+        "S3AD_WINDOW_WIDHT_SECONDS": "60",  # the typo
+        "S3AD_WINDOW_WIDTH_SECONDS": "120",
+        "S3AD_TOR_EXIT_LIST": "x.txt",  # a documented alias
+        "S3AD_SLOW_TESTS": "1",  # the test suite's switch
+        "PATH": "/usr/bin",
+    }
+    with caplog.at_level(logging.WARNING, logger="detector.config"):
+        s = load_settings(None, {}, env)
+    assert s.window.width_seconds == 120 and s.rules.tor_exit_list == "x.txt"
+    warned = [r for r in caplog.records if r.name == "detector.config"]
+    assert len(warned) == 1 and warned[0].variables == ["S3AD_WINDOW_WIDHT_SECONDS"]  # type: ignore[attr-defined]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="detector.config"):
+        load_settings(None, {}, {"S3AD_WINDOW_WIDTH_SECONDS": "120"})
+    assert not [r for r in caplog.records if r.name == "detector.config"]
