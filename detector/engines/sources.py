@@ -215,11 +215,15 @@ class TrailReader:
             try:
                 data = self._fetch(ref)
                 break
-            except TransientError:
+            except TransientError as exc:
                 if attempt == self.ATTEMPTS:
+                    self.give_up(name, exc)
                     raise
                 time.sleep(2.0**attempt)
         return decode_records(data, name)
+
+    def give_up(self, name: str, exc: Exception) -> None:
+        """Called when the last attempt failed; returning lets the error stop the run."""
 
     def _fetch(self, ref: ObjectRef) -> bytes:
         import boto3

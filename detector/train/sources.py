@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from detector.engines.sources import TrailReader
 from detector.errors import ConfigError, UnreadableInput
 from detector.ingest.keys import LOG, classify_key, key_account, key_delivery_time
-from detector.ingest.reader import Decoded, decode_records, list_inputs, read_local
+from detector.ingest.reader import list_inputs
 
 log = logging.getLogger(__name__)
 SLACK = timedelta(days=1)
@@ -114,36 +115,15 @@ def _default_client() -> Any:
     return s3_client(boto3.session.Session())
 
 
-class FileReader:
-    """Read one training file by name: a local path or an ``s3://`` URI.
+class FileReader(TrailReader):
+    """Read one training file by name: a local path or an ``s3://`` URI (picklable; the S3
+    client is built lazily in the process that reads, never shipped — see ``TrailReader``).
 
-    Picklable and cheap to send to worker processes: the S3 client is created lazily inside
-    the worker that uses it (boto3 clients must not cross a fork) and never pickled.
+    Unlike a backtest, training does not retry beyond botocore: a file S3 keeps failing on is
+    reported as unreadable and the run goes on.
     """
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self._s3: Any = None
+    ATTEMPTS = 1
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"cap": self.cap}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.cap = state["cap"]
-        self._s3 = None
-
-    def __call__(self, name: str) -> Decoded:
-        if not name.startswith("s3://"):
-            return read_local(Path(name), self.cap)
-        from detector.aws.notifications import ObjectRef
-        from detector.aws.s3read import TransientError, fetch_object
-
-        if self._s3 is None:
-            self._s3 = _default_client()
-        bucket, _, key = name[len("s3://") :].partition("/")
-        try:
-            data = fetch_object(self._s3, ObjectRef(bucket, key), self.cap)
-        except TransientError as exc:
-            # botocore has already retried; a training run reports the file instead of hanging.
-            raise UnreadableInput(name, "io-error", exc.detail) from exc
-        return decode_records(data, name)
+    def give_up(self, name: str, exc: Exception) -> None:
+        raise UnreadableInput(name, "io-error", getattr(exc, "detail", str(exc))) from exc

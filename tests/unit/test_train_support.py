@@ -55,3 +55,32 @@ def tiny_model(factory: pytest.TempPathFactory) -> Path:
     if not (out / "metadata.json").exists():
         train_to(out, [str(tiny_trail(factory))], workers=2, report=False, trees=50)
     return out
+
+
+def test_s3_readers_retry_or_report_a_file_s3_keeps_failing_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A backtest retries a body cut mid-stream and then stops (Spark retries the task);
+    # training tries once beyond botocore's own retries and reports the file as unreadable.
+    from detector.aws.s3read import TransientError
+    from detector.engines import sources as engine_sources
+    from detector.engines.sources import TrailReader
+    from detector.errors import UnreadableInput
+    from detector.train.sources import FileReader
+
+    monkeypatch.setattr(engine_sources.time, "sleep", lambda _s: None)
+    for reader, attempts, error in (
+        (TrailReader(), 3, TransientError),
+        (FileReader(1), 1, UnreadableInput),
+    ):
+        calls = []
+
+        def fail(ref: object, calls: list[object] = calls) -> bytes:
+            calls.append(ref)
+            raise TransientError("b/k", "connection reset")
+
+        monkeypatch.setattr(reader, "_fetch", fail)
+        with pytest.raises(error) as info:
+            reader("s3://b/AWSLogs/k.json.gz")
+        assert len(calls) == attempts
+        assert "connection reset" in str(info.value)
