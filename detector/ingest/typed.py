@@ -103,6 +103,15 @@ def decode_trail(text: bytes) -> list[Record] | None:
     return recs
 
 
+def recipient_account(rec: Any) -> Any:
+    """``recipientAccountId`` of a raw record as the reader gave it (a typed ``Record`` or a
+    dict from the generic path); None for anything else. For code that must look at records
+    before they are normalized."""
+    if type(rec) is Record:
+        return rec.recipientAccountId
+    return rec.get("recipientAccountId") if type(rec) is dict else None
+
+
 def request_fields(raw: msgspec.Raw) -> tuple[str, str, bool] | None:
     """(bucket, key, SSE-C used) from raw ``requestParameters``; None when it is not an object
     the schema takes (the caller then decodes it in full)."""

@@ -26,7 +26,7 @@ from detector.aws.sqs import Message, Source
 from detector.config import Settings
 from detector.errors import PoisonMessage
 from detector.ingest.keys import key_account
-from detector.ingest.typed import Record
+from detector.ingest.typed import recipient_account
 from detector.metrics import Metrics
 from detector.pipeline import DetectionStage, Pipeline
 from detector.shards import AccountFilter
@@ -68,10 +68,7 @@ class AccountScreen:
         refused = 0
         accepts = self.accounts.accepts
         for rec in records:
-            if type(rec) is Record:  # CloudTrail's own files: the typed fields
-                acct = rec.recipientAccountId
-            else:
-                acct = rec.get("recipientAccountId") if type(rec) is dict else None
+            acct = recipient_account(rec)
             if type(acct) is str and acct and not accepts(acct):
                 refused += 1
                 self.refuse(acct, "record")
