@@ -24,7 +24,7 @@ than 99 % of this population's normal windows". A model is cold until it has lea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import anomaly
 
@@ -121,6 +121,15 @@ class PopulationModel:
         self.learned = 0
 
 
+class Scored(NamedTuple):
+    """One window of the last scored batch: its scaled features and raw score per model name.
+    The window itself is held so that its ``id`` cannot be reused by another while cached."""
+
+    window: WindowAgg
+    x: dict[str, float]
+    raws: dict[str, float]
+
+
 class RiverScorer:
     """The Scorer over population models; ``learn`` takes only clean, non-service windows."""
 
@@ -130,11 +139,8 @@ class RiverScorer:
         self.settings = settings
         self.limits = feature_limits()
         self.models: dict[tuple[str, str], PopulationModel] = {}
-        # (id(window), model name) → raw score of the last scored batch, for calibration
-        self._raw: dict[tuple[int, str], float] = {}
-        # id(window) → its scaled features, computed once for scoring and learning
-        # (the window is held too, so its id cannot be reused by another while cached)
-        self._x: dict[int, tuple[WindowAgg, dict[str, float]]] = {}
+        # id(window) → what scoring the last batch worked out for it, reused by ``learn``
+        self._scored: dict[int, Scored] = {}
 
     def status(self) -> ScorerStatus:
         if not self.settings.enabled:
@@ -154,8 +160,7 @@ class RiverScorer:
     def score(
         self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]
     ) -> list[float | None]:
-        self._raw = {}
-        self._x = {}
+        self._scored = {}
         out: list[float | None] = []
         for w, v in zip(windows, vectors, strict=True):
             pop = population(w) if self.settings.enabled else None
@@ -163,10 +168,11 @@ class RiverScorer:
                 out.append(None)
                 continue
             x = scaled(v, self.limits)
-            self._x[id(w)] = (w, x)
+            raws: dict[str, float] = {}
+            self._scored[id(w)] = Scored(w, x, raws)
             own = self.models.get((w.account, pop))
             if own is not None and self._is_warm(own):
-                raw = self._raw[id(w), pop] = float(own.hst.score_one(x))
+                raw = raws[pop] = float(own.hst.score_one(x))
                 out.append(own.calibrator.percentile(raw))
                 continue
             # A cold population: its own model is scored for its calibration, and the account's
@@ -174,12 +180,12 @@ class RiverScorer:
             for key in ((w.account, pop), (w.account, ACCOUNT)):
                 m = self.models.get(key)
                 if m is not None:
-                    self._raw[id(w), key[1]] = float(m.hst.score_one(x))
+                    raws[key[1]] = float(m.hst.score_one(x))
             fallback = self.models.get((w.account, ACCOUNT))
             if fallback is None or not self._is_warm(fallback):
                 out.append(None)
                 continue
-            out.append(fallback.calibrator.percentile(self._raw[id(w), ACCOUNT]))
+            out.append(fallback.calibrator.percentile(raws[ACCOUNT]))
         return out
 
     def learn(self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]) -> None:
@@ -190,19 +196,21 @@ class RiverScorer:
             pop = population(w)
             if pop is None:
                 continue
-            cached = self._x.get(id(w))
-            x = cached[1] if cached is not None and cached[0] is w else scaled(v, self.limits)
+            seen = self._scored.get(id(w))
+            if seen is not None and seen.window is w:
+                x, raws = seen.x, seen.raws
+            else:  # learned without being scored first (no calibration data from it)
+                x, raws = scaled(v, self.limits), {}
             own = self.models.get((w.account, pop))
             names = (pop,) if own is not None and self._is_warm(own) else (pop, ACCOUNT)
             for name in names:
                 model = self.models.get((w.account, name))
                 if model is None:
                     model = self.models[(w.account, name)] = PopulationModel(self.settings)
-                raw = self._raw.get((id(w), name))
+                raw = raws.get(name)
                 if raw is not None and model.learned >= 2 * self.settings.river_window:
                     # Before two reference windows HST's masses are still filling: not calibration data.
                     model.calibrator.add(raw)
                 model.hst.learn_one(x)
                 model.learned += 1
-        self._raw = {}
-        self._x = {}
+        self._scored = {}
