@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from detector.detect.catalog import CLASS_TYPE, SEQUENCE, purpose
 from detector.detect.explain import Deviation, hour_subtype, routine, unseen_agents, unseen_ips
@@ -165,6 +165,12 @@ def _clause(cls: str, w: WindowAgg, devs: dict[str, Deviation], ratio: float | N
     return f"{verbs.get(cls, default)} — {_times(ratio)}"
 
 
+def model_flags(model: float | None, w: WindowAgg, s: ModelSettings) -> TypeGuard[float]:
+    """Does the model rank this window high enough to be an anomaly at all? Nothing else about
+    the window (its deviations from the baseline) is worth working out otherwise."""
+    return not w.service and model is not None and model >= s.threshold
+
+
 def anomaly_hits(
     w: WindowAgg,
     h: PrincipalHistory | None,
@@ -174,7 +180,7 @@ def anomaly_hits(
     learning: bool,
 ) -> list[Hit]:
     """The anomaly verdict of one window (at most one hit: its dominant anomalous class)."""
-    if w.service or model is None or model < s.threshold:
+    if not model_flags(model, w, s):
         return []
     excess = class_excess(w, h, devs, s, learning)
     if not excess:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.detect.bursts import BurstContext
-from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group
+from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group, model_flags
 from detector.detect.explain import Deviation, deviations
 from detector.detect.findings import FindingStore, build_finding, score_text
 from detector.detect.hits import Hit
@@ -218,7 +218,7 @@ class Detector:
         m = self.settings.models
         if live and m.enabled:
             model = combine(list(scores.values()))
-            if model is not None and model >= m.threshold:  # else no anomaly (anomaly_hits)
+            if model_flags(model, w, m):
                 devs = deviations(w, h)
                 hits += anomaly_hits(w, h, devs, model, m, learning)
         end = float(w.start + self._width)
