@@ -242,11 +242,8 @@ def _warn_unknown_env(env: Mapping[str, str], sections: dict[str, type]) -> None
         for sec, cls in sections.items()
         for f in dataclasses.fields(cls)
     }
-    unknown = sorted(
-        name
-        for name in env
-        if name.startswith("S3AD_") and name not in known | ENV_ALIASES.keys() | ENV_NOT_SETTINGS
-    )
+    known |= ENV_ALIASES.keys() | ENV_NOT_SETTINGS
+    unknown = sorted(name for name in env if name.startswith("S3AD_") and name not in known)
     if unknown:
         log.warning(
             "ignoring environment variables that name no setting (S3AD_<SECTION>_<KEY>; "
