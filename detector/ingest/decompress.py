@@ -5,6 +5,9 @@ bounded by ``cap`` bytes and decompression stops as soon as the cap is exceeded.
 output up to the cap before refusing would still let one 1 MB object cost a GiB of memory (per
 concurrent download), so output that grows far faster than CloudTrail's JSON ever compresses is
 only counted, not kept, and inflated again once it is known to fit.
+
+Inflation goes through ISA-L (``isal``): the same deflate, ~2.5× faster than zlib on CloudTrail
+files here (0.81 → 0.32 s for 300 files of the bench trail, ~1.4 µs a record saved; issue 6).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import io
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from isal import isal_zlib
 
 from detector.errors import UnreadableInput
 
@@ -37,7 +42,7 @@ class _Inflater:
 
     def pieces(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         name = self.name
-        d = zlib.decompressobj(wbits=31)
+        d = isal_zlib.decompressobj(wbits=31)
         in_member = False
         carry = b""
         for chunk in chunks:
@@ -60,12 +65,12 @@ class _Inflater:
                     in_member = True
                 try:
                     piece = d.decompress(pending, _CHUNK)
-                except zlib.error as exc:
+                except (isal_zlib.error, zlib.error) as exc:  # ISA-L's own error type
                     raise UnreadableInput(name, "truncated-gzip", str(exc)) from exc
                 if d.eof:
                     # Concatenated gzip members are valid gzip (RFC 1952 §2.2).
                     rest = d.unused_data
-                    d = zlib.decompressobj(wbits=31)
+                    d = isal_zlib.decompressobj(wbits=31)
                     in_member = more = False
                 else:
                     rest = d.unconsumed_tail
