@@ -165,6 +165,25 @@ def _clause(cls: str, w: WindowAgg, devs: dict[str, Deviation], ratio: float | N
     return f"{verbs.get(cls, default)} — {_times(ratio)}"
 
 
+_GATED = tuple(i for i, cls in enumerate(API_CLASSES) if cls != OTHER)
+
+
+def could_flag(w: WindowAgg, s: ModelSettings) -> bool:
+    """Could any model score make this window an anomaly? Only with the volume ``class_excess``
+    needs: an API class (other than "other") at ``min_calls`` or reads of ``min_bytes_out``.
+    Most windows have neither, and the online model skips scoring them (issue 6).
+
+    Kept next to ``class_excess``: it is that function's precondition, so the two change together.
+    """
+    if w.service:
+        return False
+    if w.bytes_out >= s.min_bytes_out:
+        return True
+    counts = w.counts
+    floor = s.min_calls
+    return any(counts[i] >= floor for i in _GATED)
+
+
 def model_flags(model: float | None, w: WindowAgg, s: ModelSettings) -> TypeGuard[float]:
     """Does the model rank this window high enough to be an anomaly at all? Nothing else about
     the window (its deviations from the baseline) is worth working out otherwise."""

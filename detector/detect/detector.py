@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.detect.bursts import BurstContext
-from detector.detect.decide import SequenceTracker, Verdict, anomaly_hits, group, model_flags
+from detector.detect.decide import (
+    SequenceTracker,
+    Verdict,
+    anomaly_hits,
+    could_flag,
+    group,
+    model_flags,
+)
 from detector.detect.explain import Deviation, deviations
 from detector.detect.findings import FindingStore, build_finding, score_text
 from detector.detect.hits import Hit
@@ -162,13 +169,15 @@ class Detector:
     def process(self, batch: Batch) -> list[dict[str, Any]]:
         """Findings created or updated by this batch, in window order."""
         windows, vectors = batch.windows, batch.vectors
-        online = self.online.score(windows, vectors)
+        # The online model scores only windows with the volume an anomaly needs (most have not).
+        needed = [could_flag(w, self.settings.models) for w in windows]
+        online = self.online.score(windows, vectors, needed)
         forest = self.iforest.score(windows, vectors) if self.iforest else [None] * len(windows)
         out: list[dict[str, Any]] = []
         flagged: set[WindowKey] = set()
         for i, w in enumerate(windows):
             scores = {"online": online[i], "iforest": forest[i]}
-            found = self._judge(w, scores, live=True)
+            found = self._judge(w, scores, live=True, unscored=None if needed[i] else vectors[i])
             if found:
                 flagged.add((w.account, w.principal, w.start))
                 out += found
@@ -199,10 +208,15 @@ class Detector:
         return clean
 
     def _judge(
-        self, w: WindowAgg, scores: dict[str, float | None], live: bool
+        self,
+        w: WindowAgg,
+        scores: dict[str, float | None],
+        live: bool,
+        unscored: Sequence[float] | None = None,
     ) -> list[dict[str, Any]]:
         """Rules, anomaly and sequence verdicts of one window (``live``: a closed window, not
-        a pseudo window of late events, which only the event rules judge)."""
+        a pseudo window of late events, which only the event rules judge). ``unscored``: the
+        features of a window the online model passed over, scored here if it has findings."""
         first = self.first_seen.setdefault(w.account, float(w.start))
         learning = w.start - first < self.settings.models.learning_hours * 3600
         h = self.history.peek(w.account, w.principal)
@@ -229,6 +243,8 @@ class Detector:
             return []  # most windows: nothing to explain
         if devs is None:
             devs = deviations(w, h)
+        if unscored is not None:  # the findings say how the online model saw the window
+            scores = {**scores, "online": self.online.exact(w, unscored)}
         verdicts = [v for v in group(w, hits, devs) if not self.suppressor.suppress(v)]
         self.stats.suppressed = self.suppressor.suppressed
         text = score_text(scores, self.settings.models.enabled, self.iforest is not None)

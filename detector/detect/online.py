@@ -19,6 +19,12 @@ Cheap by construction: height 8 and 10 trees is ~1 MB a model in memory and ~10k
 raw scores of the clean windows it learned from and reports a *percentile*: 0.99 means "higher
 than 99 % of this population's normal windows". A model is cold until it has learned
 ``warmup_windows`` windows; a cold model returns None for its rows and says so.
+
+Only windows a score could turn into an anomaly are scored (the caller says which: those with
+the volume the anomaly verdict needs, a few percent of windows); every clean window is still
+learned. The histogram must still describe *all* the clean windows, so of the others one in
+``CALIBRATION_SAMPLE`` is scored for calibration only and counted that many times — an unbiased
+sample of the same distribution at an eighth of the tree walks (issue 6).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ ACCOUNT = (
 _HUMAN_TYPES = frozenset({"IAMUser", "Root", "FederatedUser", "IdentityCenterUser", "SAMLUser"})
 BINS = 1000
 MIN_CALIBRATION = 50  # scores a calibrator needs before its percentiles mean anything
+CALIBRATION_SAMPLE = 8  # of the windows no score can flag, one in this many calibrates
 _UNIT = frozenset(
     {"error_rate", "new_ip", "new_user_agent", "hour_rarity", "delete_share"}
     | {"cross_account_share", "anonymous"}
@@ -93,9 +100,10 @@ class Calibrator:
         self.counts = [0] * BINS
         self.total = 0
 
-    def add(self, raw: float) -> None:
-        self.counts[min(BINS - 1, max(0, int(raw * BINS)))] += 1
-        self.total += 1
+    def add(self, raw: float, weight: int = 1) -> None:
+        """Record a clean window's raw score, standing for ``weight`` windows (a sample)."""
+        self.counts[min(BINS - 1, max(0, int(raw * BINS)))] += weight
+        self.total += weight
         if self.total >= 200_000:  # halve: recent behaviour weighs more, counts stay bounded
             self.counts = [c // 2 for c in self.counts]
             self.total = sum(self.counts)
@@ -110,6 +118,8 @@ class Calibrator:
 class PopulationModel:
     """One HalfSpaceTrees with its calibration and how much it has learned."""
 
+    unscored = 0  # windows passed over for scoring (class default: artifacts from before it)
+
     def __init__(self, s: ModelSettings) -> None:
         self.hst: Any = anomaly.HalfSpaceTrees(
             n_trees=s.river_trees,
@@ -122,12 +132,14 @@ class PopulationModel:
 
 
 class Scored(NamedTuple):
-    """One window of the last scored batch: its scaled features and raw score per model name.
-    The window itself is held so that its ``id`` cannot be reused by another while cached."""
+    """One window of the last scored batch: its scaled features and, per model name, its raw
+    score and how many windows that score stands for in the calibration (1, or
+    ``CALIBRATION_SAMPLE`` for a sampled window). The window itself is held so that its ``id``
+    cannot be reused by another while cached."""
 
     window: WindowAgg
     x: dict[str, float]
-    raws: dict[str, float]
+    raws: dict[str, tuple[float, int]]
 
 
 class RiverScorer:
@@ -158,35 +170,74 @@ class RiverScorer:
         return m.learned >= self.settings.warmup_windows and m.calibrator.total >= MIN_CALIBRATION
 
     def score(
-        self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]
+        self,
+        windows: Sequence[WindowAgg],
+        vectors: Sequence[Sequence[float]],
+        needed: Sequence[bool] | None = None,
     ) -> list[float | None]:
+        """Percentile per window (None: cold, a service, or not ``needed`` — no score could
+        flag it; default: every window is needed)."""
         self._scored = {}
         out: list[float | None] = []
-        for w, v in zip(windows, vectors, strict=True):
+        for i, (w, v) in enumerate(zip(windows, vectors, strict=True)):
             pop = population(w) if self.settings.enabled else None
             if pop is None:
                 out.append(None)
                 continue
-            x = scaled(v, self.limits)
-            raws: dict[str, float] = {}
-            self._scored[id(w)] = Scored(w, x, raws)
-            own = self.models.get((w.account, pop))
-            if own is not None and self._is_warm(own):
-                raw = raws[pop] = float(own.hst.score_one(x))
-                out.append(own.calibrator.percentile(raw))
-                continue
-            # A cold population: its own model is scored for its calibration, and the account's
-            # model (which learns exactly these windows) judges it once warm.
-            for key in ((w.account, pop), (w.account, ACCOUNT)):
-                m = self.models.get(key)
-                if m is not None:
-                    raws[key[1]] = float(m.hst.score_one(x))
-            fallback = self.models.get((w.account, ACCOUNT))
-            if fallback is None or not self._is_warm(fallback):
+            if needed is not None and not needed[i]:
+                self._sample(w, v, pop)
                 out.append(None)
                 continue
-            out.append(fallback.calibrator.percentile(raws[ACCOUNT]))
+            x = scaled(v, self.limits)
+            raws: dict[str, tuple[float, int]] = {}
+            self._scored[id(w)] = Scored(w, x, raws)
+            out.append(self._percentile(w, pop, x, raws))
         return out
+
+    def exact(self, w: WindowAgg, vector: Sequence[float]) -> float | None:
+        """The score ``score`` would have given a window it passed over (for a finding's text);
+        changes nothing."""
+        pop = population(w) if self.settings.enabled else None
+        return None if pop is None else self._percentile(w, pop, scaled(vector, self.limits), {})
+
+    def _calibrating(self, w: WindowAgg, pop: str) -> tuple[str, ...]:
+        """The models that learn this window, and so calibrate from its score: the population's
+        own once warm, else also the account's (which judges it meanwhile)."""
+        own = self.models.get((w.account, pop))
+        return (pop,) if own is not None and self._is_warm(own) else (pop, ACCOUNT)
+
+    def _percentile(
+        self, w: WindowAgg, pop: str, x: dict[str, float], raws: dict[str, tuple[float, int]]
+    ) -> float | None:
+        """Score ``x`` with every model that learns it (raw scores into ``raws``) and return the
+        judging model's percentile; None while that model is cold."""
+        for name in self._calibrating(w, pop):
+            m = self.models.get((w.account, name))
+            if m is not None:
+                raws[name] = (float(m.hst.score_one(x)), 1)
+        judge = self.models.get((w.account, pop))
+        if judge is None or not self._is_warm(judge):
+            judge = self.models.get((w.account, ACCOUNT))
+            pop = ACCOUNT
+        if judge is None or not self._is_warm(judge):
+            return None
+        return judge.calibrator.percentile(raws[pop][0])
+
+    def _sample(self, w: WindowAgg, v: Sequence[float], pop: str) -> None:
+        """A window no score can flag: scored only when it is a model's calibration sample."""
+        x: dict[str, float] | None = None
+        raws: dict[str, tuple[float, int]] = {}
+        for name in self._calibrating(w, pop):
+            m = self.models.get((w.account, name))
+            if m is None:
+                continue
+            m.unscored += 1
+            if m.unscored % CALIBRATION_SAMPLE == 0:
+                if x is None:
+                    x = scaled(v, self.limits)
+                raws[name] = (float(m.hst.score_one(x)), CALIBRATION_SAMPLE)
+        if x is not None:
+            self._scored[id(w)] = Scored(w, x, raws)
 
     def learn(self, windows: Sequence[WindowAgg], vectors: Sequence[Sequence[float]]) -> None:
         """Learn clean windows (the caller has removed those with findings)."""
@@ -201,16 +252,14 @@ class RiverScorer:
                 x, raws = seen.x, seen.raws
             else:  # learned without being scored first (no calibration data from it)
                 x, raws = scaled(v, self.limits), {}
-            own = self.models.get((w.account, pop))
-            names = (pop,) if own is not None and self._is_warm(own) else (pop, ACCOUNT)
-            for name in names:
+            for name in self._calibrating(w, pop):
                 model = self.models.get((w.account, name))
                 if model is None:
                     model = self.models[(w.account, name)] = PopulationModel(self.settings)
                 raw = raws.get(name)
                 if raw is not None and model.learned >= 2 * self.settings.river_window:
                     # Before two reference windows HST's masses are still filling: not calibration data.
-                    model.calibrator.add(raw)
+                    model.calibrator.add(*raw)
                 model.hst.learn_one(x)
                 model.learned += 1
         self._scored = {}

@@ -15,11 +15,14 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from isal import isal_zlib
 
 from detector.errors import UnreadableInput
+
+# ISA-L's error class (its stubs type it as an instance, hence the cast).
+_INFLATE_ERRORS = (cast(type[Exception], isal_zlib.error), zlib.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
@@ -65,7 +68,7 @@ class _Inflater:
                     in_member = True
                 try:
                     piece = d.decompress(pending, _CHUNK)
-                except (isal_zlib.error, zlib.error) as exc:  # ISA-L's own error type
+                except _INFLATE_ERRORS as exc:
                     raise UnreadableInput(name, "truncated-gzip", str(exc)) from exc
                 if d.eof:
                     # Concatenated gzip members are valid gzip (RFC 1952 §2.2).
