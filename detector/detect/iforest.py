@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sklearn.ensemble import IsolationForest
 
 from detector.detect.scorer import WARM, ScorerStatus
 from detector.errors import ModelError
@@ -81,6 +80,8 @@ def fit_iforest(
     x = np.asarray(vectors, dtype=float)
     if x.ndim != 2 or x.shape[1] != len(FEATURES) or x.shape[0] < 2:
         raise ModelError(f"need ≥ 2 rows of {len(FEATURES)} features, got shape {x.shape}")
+    from sklearn.ensemble import IsolationForest  # on first use: see detector/train/fit.py
+
     model = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(x)
     raw = -model.score_samples(x)
     quantiles = np.quantile(raw, np.linspace(0.0, 1.0, QUANTILES))

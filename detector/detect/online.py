@@ -32,8 +32,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from river import anomaly
-
 from detector.detect.scorer import COLD, OFF, WARM, ScorerStatus
 from detector.detect.settings import ModelSettings
 from detector.features import FEATURES
@@ -121,6 +119,10 @@ class PopulationModel:
     unscored = 0  # windows passed over for scoring (class default: artifacts from before it)
 
     def __init__(self, s: ModelSettings) -> None:
+        # river pulls scipy (~0.9 s): imported with the first model, so training's readers
+        # are forked (and reading) before it loads (issue 6).
+        from river import anomaly
+
         self.hst: Any = anomaly.HalfSpaceTrees(
             n_trees=s.river_trees,
             height=s.river_height,

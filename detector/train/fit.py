@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from detector.detect.iforest import QUANTILES, IForestAdapter
 from detector.errors import ModelError
@@ -34,6 +33,10 @@ def fit_forest(x: np.ndarray, seed: int, trees: int, jobs: int = 1) -> Fitted:
             f"need at least 2 clean windows of {len(FEATURES)} features to fit the "
             f"IsolationForest, got {x.shape[0] if x.ndim == 2 else 0}: train on more data"
         )
+    # scikit-learn (and the scipy it pulls, ~0.9 s) is imported here, on first use: training
+    # forks its readers before, and imports it while they read (issue 6).
+    from sklearn.ensemble import IsolationForest
+
     # Trees are fitted in parallel from seeds drawn up front: the same forest for any ``jobs``.
     model = IsolationForest(n_estimators=trees, random_state=seed, n_jobs=jobs).fit(x)
     model.n_jobs = None  # the service scores small batches: no thread pool there
