@@ -23,8 +23,9 @@ than 99 % of this population's normal windows". A model is cold until it has lea
 Only windows a score could turn into an anomaly are scored (the caller says which: those with
 the volume the anomaly verdict needs, a few percent of windows); every clean window is still
 learned. The histogram must still describe *all* the clean windows, so of the others one in
-``CALIBRATION_SAMPLE`` is scored for calibration only and counted that many times — an unbiased
-sample of the same distribution at an eighth of the tree walks (issue 6).
+``CALIBRATION_SAMPLE`` (every eighth, per model) is scored for calibration only and counted
+that many times — a systematic sample of the same distribution at an eighth of the tree walks
+(issue 6).
 """
 
 from __future__ import annotations
