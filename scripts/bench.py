@@ -7,6 +7,9 @@
 - scoring: detection cost per closed window (rules + river + IsolationForest if a model exists)
 - training: `s3ad train` map/merge throughput with 1 and 2 workers
 - DuckDB (if installed): the same per-principal 5-minute aggregates, 1 and 2 threads, best mode
+- --stages PATH: instead of all that, where one replay of PATH spends its time, in µs a record
+  (read, ingest, rounds + featurize, detection, history), in process with the GC off — a minute
+  on a slice of the bench trail answers "did this change help" (run both variants alternately)
 - --scale: replay at 0.5M / 2M / 8M records over 1 / 4 / 16 days (same density) and in one day
   (rising density), and over 2,000 vs 20,000 principals with state bytes per principal
 
@@ -309,6 +312,57 @@ def scale(args: argparse.Namespace, main_trail: Path, res: dict[str, Any]) -> di
     return out
 
 
+def stages(path: Path) -> dict[str, float]:
+    """µs a record per stage of one replay of ``path``, the service's objects driven by hand."""
+    from detector.config import load_settings
+    from detector.detect.detector import Detector
+    from detector.engine import Engine
+    from detector.ingest.reader import list_inputs, read_local
+
+    settings = load_settings()
+    detector = Detector(settings)
+    engine = Engine(settings, notable=detector.notable)
+    detector.bind(engine.history)
+    spent = dict.fromkeys(("read", "ingest", "rounds", "detect", "history"), 0.0)
+    clock = time.perf_counter
+    records = windows = 0
+
+    def drain(final: bool) -> None:
+        nonlocal windows
+        rounds = engine.rounds(final)
+        while True:
+            t = clock()
+            batch = next(rounds, None)
+            spent["rounds"] += clock() - t
+            if batch is None:
+                return
+            t = clock()
+            detector.process(batch)
+            t2 = clock()
+            engine.learn(detector.learnable(batch))
+            spent["detect"] += t2 - t
+            spent["history"] += clock() - t2
+            windows += len(batch.windows)
+
+    gc.disable()
+    try:
+        for f in list_inputs([path]).files:
+            t = clock()
+            decoded = read_local(f)
+            t2 = clock()
+            engine.ingest(decoded.records)
+            spent["read"] += t2 - t
+            spent["ingest"] += clock() - t2
+            records += len(decoded.records)
+            drain(False)
+        drain(True)
+    finally:
+        gc.enable()
+    out = {k: v / max(records, 1) * 1e6 for k, v in spent.items()}
+    out["total"] = sum(spent.values()) / max(records, 1) * 1e6
+    return {**out, "records": records, "windows": windows}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -321,7 +375,16 @@ def main() -> int:
     ap.add_argument(
         "--scale", action="store_true", help="also replay 0.5M/8M records and 20,000 principals"
     )
+    ap.add_argument("--stages", type=Path, metavar="PATH", help="only: µs a record per stage")
     args = ap.parse_args()
+    if args.stages:
+        st = stages(args.stages)
+        print(
+            f"{st['records']:,.0f} records, {st['windows']:,.0f} windows: "
+            + ", ".join(f"{k} {st[k]:.2f}" for k in ("read", "ingest", "rounds", "detect"))
+            + f", history {st['history']:.2f}, total {st['total']:.2f} µs a record"
+        )
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     d = trail(args.out, args.records, args.principals)
     files = log_files(d)
