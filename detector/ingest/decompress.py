@@ -14,7 +14,6 @@ through this streamed, capped path; issue 6).
 from __future__ import annotations
 
 import io
-import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, cast
 
@@ -22,8 +21,8 @@ from isal import isal_zlib
 
 from detector.errors import UnreadableInput
 
-# ISA-L's error class (its stubs type it as an instance, hence the cast).
-_INFLATE_ERRORS = (cast(type[Exception], isal_zlib.error), zlib.error)
+# ISA-L raises only its own error class (not zlib's); its stubs type it as an instance.
+_INFLATE_ERROR = cast(type[Exception], isal_zlib.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
@@ -53,7 +52,7 @@ class _Inflater:
             pending = carry + chunk if carry else chunk
             carry = b""
             more = False
-            # ``more``: the last call filled its output; zlib may hold output with no input left.
+            # ``more``: the last call filled its output; the inflater may hold output with no input left.
             while pending or more:
                 if not in_member:
                     if len(pending) < 2 and pending != b"\x00":
@@ -69,7 +68,7 @@ class _Inflater:
                     in_member = True
                 try:
                     piece = d.decompress(pending, _CHUNK)
-                except _INFLATE_ERRORS as exc:
+                except _INFLATE_ERROR as exc:
                     raise UnreadableInput(name, "truncated-gzip", str(exc)) from exc
                 if d.eof:
                     # Concatenated gzip members are valid gzip (RFC 1952 §2.2).
