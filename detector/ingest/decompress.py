@@ -52,7 +52,7 @@ class _Inflater:
             pending = carry + chunk if carry else chunk
             carry = b""
             more = False
-            # ``more``: the last call filled its output; the inflater may hold output with no input left.
+            # ``more``: the last call filled its output; output may wait with no input left.
             while pending or more:
                 if not in_member:
                     if len(pending) < 2 and pending != b"\x00":
