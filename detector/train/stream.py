@@ -34,7 +34,6 @@ from detector.train.collect import (
     chunks,
     collect,
     collect_chunk,
-    gc_paused,
     task_count,
 )
 from detector.train.warm import Learner
@@ -83,7 +82,8 @@ def collect_learning(
     learned: dict[Key, WindowAgg] = {}  # windows fed to the learner, in order
     edge = float("-inf")  # every window starting before this has been learned
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool, gc_paused():
+    # The garbage collector is paused by ``train`` for the whole run (partials unpickle here).
+    with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool:
         args = [(c, spec, reader) for c in jobs]
         for n, part in enumerate(pool.imap(collect_chunk, args)):
             late = sum(1 for key in part.windows if key[2] < edge)

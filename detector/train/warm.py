@@ -10,6 +10,9 @@ All of this state is keyed by recipient account (population models, learning per
 (account, principal) (baselines, habits, attack sequences), so accounts are independent:
 ``warm_sharded`` runs groups of accounts in forked processes and unions the results, which is
 identical to one pass over everything (tested) and bounded by the largest account.
+
+The garbage collector is paused by ``train`` for the whole run (the state here is long-lived and
+makes no cycles); forked shards inherit the pause.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from detector.config import Settings
 from detector.detect.detector import Detector
 from detector.engine import Engine
 from detector.model.artifact import WarmState
-from detector.train.collect import gc_paused
 from detector.train.forked import Job, can_fork, run_forked
 from detector.train.sample import BottomK, Row, merge_samples
 from detector.windows import WindowAgg
@@ -75,23 +77,22 @@ class Learner:
         """Judge and learn ``windows`` (sorted by start, account, principal) round by round."""
         detector, engine, result = self.detector, self.engine, self.result
         findings = result.findings
-        with gc_paused():  # long-lived state, no cycles: the collector would only rescan it
-            for batch in engine.rounds_of(windows):
-                for f in detector.process(batch):
-                    findings[f["type"]] = findings.get(f["type"], 0) + 1
-                clean = detector.learnable(batch)
-                engine.learn(clean)
-                ok = {id(w) for w in clean}
-                for w, v in zip(batch.windows, batch.vectors, strict=True):
-                    if w.service:
-                        result.service += 1
-                    elif id(w) in ok:
-                        result.clean += 1
-                        self.sample.offer(w.account, w.principal, w.start, w.name, w.n, v)
-                result.windows += len(batch.windows)
-                result.flagged += len(batch.windows) - len(clean)
-                if progress:
-                    progress(len(batch.windows))
+        for batch in engine.rounds_of(windows):
+            for f in detector.process(batch):
+                findings[f["type"]] = findings.get(f["type"], 0) + 1
+            clean = detector.learnable(batch)
+            engine.learn(clean)
+            ok = {id(w) for w in clean}
+            for w, v in zip(batch.windows, batch.vectors, strict=True):
+                if w.service:
+                    result.service += 1
+                elif id(w) in ok:
+                    result.clean += 1
+                    self.sample.offer(w.account, w.principal, w.start, w.name, w.n, v)
+            result.windows += len(batch.windows)
+            result.flagged += len(batch.windows) - len(clean)
+            if progress:
+                progress(len(batch.windows))
 
     def finish(self) -> WarmResult:
         self.result.warm = WarmState(
@@ -100,8 +101,7 @@ class Learner:
             first_seen=self.detector.first_seen,
             ssec=self.detector.ssec.usual,
         )
-        with gc_paused():  # sorting the sample makes 200k key tuples: no collection of every window
-            self.result.sample = merge_samples([self.sample.rows()], self.k)
+        self.result.sample = merge_samples([self.sample.rows()], self.k)
         return self.result
 
 
@@ -158,7 +158,6 @@ def warm_sharded(
 
     results: list[WarmResult] = run_forked([job(g) for g in groups], progress)
     total = results[0]
-    with gc_paused():  # the parent still holds every window: a collection would walk them all
-        for r in results[1:]:
-            total.absorb(r, k)
+    for r in results[1:]:
+        total.absorb(r, k)
     return total
