@@ -65,49 +65,50 @@ def trail(out: Path, records: int, principals: int, days: int = 1) -> Path:
     return d
 
 
-def log_files(d: Path) -> list[Path]:
+def log_files_in(path: Path) -> list[Path]:
+    """The CloudTrail log files under ``path``, in delivery order (as ``replay`` reads them)."""
     from detector.ingest.reader import list_inputs
 
-    return list_inputs([d / "AWSLogs"]).files
+    return list_inputs([path]).files
 
 
-def _count_parsed(
-    files: list[Path],
-    parse: Callable[[bytes, str], int],
-    inflate: Callable[[bytes, int], bytes] = zlib.decompress,
-) -> dict[str, float]:
-    """Decompress and parse every file, GC off; ``parse`` returns the file's record count."""
+def log_files(d: Path) -> list[Path]:
+    return log_files_in(d / "AWSLogs")
+
+
+def _count_records(files: list[Path], count: Callable[[Path], int]) -> dict[str, float]:
+    """Read every file with ``count`` (its record count), GC off, and time it."""
     gc.disable()
     try:
         t = time.perf_counter()
-        n = sum(parse(inflate(f.read_bytes(), 31), str(f)) for f in files)
+        n = sum(count(f) for f in files)
         dt = time.perf_counter() - t
     finally:
         gc.enable()
     return {"records": n, "seconds": dt, "records_per_s": n / dt}
 
 
-def _orjson_count(data: bytes, _name: str) -> int:
-    return len(orjson.loads(data)["Records"])
+def _orjson_floor(files: list[Path], inflate: Callable[[bytes, int], bytes]) -> dict[str, float]:
+    return _count_records(
+        files, lambda f: len(orjson.loads(inflate(f.read_bytes(), 31))["Records"])
+    )
 
 
 def parse_floor(files: list[Path]) -> dict[str, float]:
     """gzip + ``orjson.loads`` of every file: the issue's reference floor."""
-    return _count_parsed(files, _orjson_count)
+    return _orjson_floor(files, zlib.decompress)
 
 
 def parse_floor_isal(files: list[Path]) -> dict[str, float]:
     """The floor with ISA-L's inflate, as s3ad's reader decompresses."""
-    return _count_parsed(files, _orjson_count, isal_zlib.decompress)
+    return _orjson_floor(files, isal_zlib.decompress)
 
 
 def reader_floor(files: list[Path]) -> dict[str, float]:
-    """s3ad's own reader alone: ISA-L gzip + the typed decode of only the fields used."""
-    from detector.ingest.reader import decode_records
+    """s3ad's own reader alone (``read_local``: capped, streamed ISA-L gunzip + typed decode)."""
+    from detector.ingest.reader import read_local
 
-    return _count_parsed(
-        files, lambda data, name: len(decode_records(data, name).records), isal_zlib.decompress
-    )
+    return _count_records(files, lambda f: len(read_local(f).records))
 
 
 def timed(cmd: list[str]) -> dict[str, Any]:
@@ -149,26 +150,8 @@ def replay(d: Path, records: int, extra: list[str] | None = None) -> dict[str, A
 
 def scoring_cost(files: list[Path], model: str | None) -> dict[str, float]:
     """Detection cost per closed window, measured apart from reading and windowing."""
-    from detector.config import load_settings
-    from detector.detect.detector import Detector
-    from detector.engine import Engine
-    from detector.ingest.reader import read_local
-
-    settings = load_settings(overrides={"models.iforest_path": model} if model else None)
-    detector = Detector(settings)
-    engine = Engine(settings, notable=detector.notable)
-    detector.bind(engine.history)
-    spent = 0.0
-    windows = 0
-    for f in files:
-        engine.ingest(read_local(f).records)
-        for batch in engine.rounds():
-            t = time.perf_counter()
-            detector.process(batch)
-            spent += time.perf_counter() - t
-            windows += len(batch.windows)
-            engine.learn(detector.learnable(batch))
-    return {"windows": windows, "us_per_window": spent / max(windows, 1) * 1e6}
+    st = stages(files, model)
+    return {"windows": st["windows"], "us_per_window": st["detect"] / max(st["windows"], 1) * 1e6}
 
 
 def state_per_principal(d: Path) -> dict[str, Any]:
@@ -203,13 +186,16 @@ def state_per_principal(d: Path) -> dict[str, Any]:
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median rate of several runs, the largest peak RSS, and every run's rate."""
-    return {
+    """Median rate and time of several runs, every run's rate, and the largest peak RSS (for
+    runs in a subprocess, which measure it)."""
+    out = {
         "records_per_s": statistics.median(r["records_per_s"] for r in runs),
         "seconds": statistics.median(r["seconds"] for r in runs),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "runs": [r["records_per_s"] for r in runs],
     }
+    if all("peak_rss_mb" in r for r in runs):
+        out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return out
 
 
 def training(d: Path, records: int, workers: int, engine: str = "local") -> dict[str, Any]:
@@ -312,18 +298,22 @@ def scale(args: argparse.Namespace, main_trail: Path, res: dict[str, Any]) -> di
     return out
 
 
-def stages(path: Path) -> dict[str, float]:
-    """µs a record per stage of one replay of ``path``, the service's objects driven by hand."""
+STAGES = ("read", "ingest", "rounds", "detect", "history")
+
+
+def stages(files: list[Path], model: str | None = None) -> dict[str, float]:
+    """Seconds per stage of one replay of ``files`` (GC off, as in ``replay``), the service's
+    objects driven by hand as ``detect.runner`` drives them; plus records and windows."""
     from detector.config import load_settings
     from detector.detect.detector import Detector
     from detector.engine import Engine
-    from detector.ingest.reader import list_inputs, read_local
+    from detector.ingest.reader import read_local
 
-    settings = load_settings()
+    settings = load_settings(overrides={"models.iforest_path": model} if model else None)
     detector = Detector(settings)
     engine = Engine(settings, notable=detector.notable)
     detector.bind(engine.history)
-    spent = dict.fromkeys(("read", "ingest", "rounds", "detect", "history"), 0.0)
+    spent = dict.fromkeys(STAGES, 0.0)
     clock = time.perf_counter
     records = windows = 0
 
@@ -346,7 +336,7 @@ def stages(path: Path) -> dict[str, float]:
 
     gc.disable()
     try:
-        for f in list_inputs([path]).files:
+        for f in files:
             t = clock()
             decoded = read_local(f)
             t2 = clock()
@@ -358,9 +348,7 @@ def stages(path: Path) -> dict[str, float]:
         drain(True)
     finally:
         gc.enable()
-    out = {k: v / max(records, 1) * 1e6 for k, v in spent.items()}
-    out["total"] = sum(spent.values()) / max(records, 1) * 1e6
-    return {**out, "records": records, "windows": windows}
+    return {**spent, "records": records, "windows": windows}
 
 
 def main() -> int:
@@ -378,11 +366,12 @@ def main() -> int:
     ap.add_argument("--stages", type=Path, metavar="PATH", help="only: µs a record per stage")
     args = ap.parse_args()
     if args.stages:
-        st = stages(args.stages)
+        st = stages(log_files_in(args.stages), args.model)
+        us = {k: st[k] / max(st["records"], 1) * 1e6 for k in STAGES}
         print(
             f"{st['records']:,.0f} records, {st['windows']:,.0f} windows: "
-            + ", ".join(f"{k} {st[k]:.2f}" for k in ("read", "ingest", "rounds", "detect"))
-            + f", history {st['history']:.2f}, total {st['total']:.2f} µs a record"
+            + ", ".join(f"{k} {v:.2f}" for k, v in us.items())
+            + f", total {sum(us.values()):.2f} µs a record"
         )
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
@@ -395,20 +384,9 @@ def main() -> int:
     floors = [parse_floor(files) for _ in range(3)]
     records = int(floors[0]["records"])
     res["records"] = records
-    res["parse_floor"] = {
-        "records_per_s": statistics.median(f["records_per_s"] for f in floors),
-        "runs": [f["records_per_s"] for f in floors],
-    }
-    floors_isal = [parse_floor_isal(files) for _ in range(3)]
-    res["parse_floor_isal"] = {
-        "records_per_s": statistics.median(f["records_per_s"] for f in floors_isal),
-        "runs": [f["records_per_s"] for f in floors_isal],
-    }
-    readers = [reader_floor(files) for _ in range(3)]
-    res["reader"] = {
-        "records_per_s": statistics.median(f["records_per_s"] for f in readers),
-        "runs": [f["records_per_s"] for f in readers],
-    }
+    res["parse_floor"] = _median_run(floors)
+    res["parse_floor_isal"] = _median_run([parse_floor_isal(files) for _ in range(3)])
+    res["reader"] = _median_run([reader_floor(files) for _ in range(3)])
     res["replay"] = _median_run([replay(d, records) for _ in range(3)])
     res["replay_vs_floor"] = res["replay"]["records_per_s"] / res["parse_floor"]["records_per_s"]
     res["replay_vs_floor_isal"] = (
