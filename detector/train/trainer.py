@@ -153,16 +153,14 @@ def _learn_rest(
     opts: TrainOptions, settings: Settings, streamed: Streamed, workers: int
 ) -> WarmResult:
     """Finish the learning pass: the tail after streaming, or everything in account shards."""
-    windows = streamed.windows
-    if streamed.learner is not None:
-        tail = windows[streamed.learned :]
-        bar = Progress("learn", len(tail), "windows", enabled=opts.progress)
-        streamed.learner.feed(tail, bar.advance)
-        bar.close()
-        return streamed.learner.finish()
-    bar = Progress("learn", len(windows), "windows", enabled=opts.progress)
+    learner = streamed.learner
+    todo = streamed.windows[streamed.learned :] if learner is not None else streamed.windows
+    bar = Progress("learn", len(todo), "windows", enabled=opts.progress)
     try:
-        return warm_sharded(windows, settings, workers, opts.sample, opts.seed, bar.advance)
+        if learner is not None:
+            learner.feed(todo, bar.advance)
+            return learner.finish()
+        return warm_sharded(todo, settings, workers, opts.sample, opts.seed, bar.advance)
     finally:
         bar.close()
 
