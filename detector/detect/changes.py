@@ -8,12 +8,12 @@ reads are Exfiltration, writes Impact, listing Discovery).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from detector.detect import catalog as t
 from detector.detect.explain import routine
 from detector.detect.hits import Hit
+from detector.detect.keypatterns import KeyPatterns
 from detector.detect.policy import (
     ANONYMOUS,
     AUTHENTICATED,
@@ -92,19 +92,19 @@ def content_hits(
     w: WindowAgg,
     h: PrincipalHistory | None,
     learning: bool,
-    ransom: re.Pattern[str],
-    creds: re.Pattern[str],
+    ransom: KeyPatterns,
+    creds: KeyPatterns,
 ) -> list[Hit]:
     hits: list[Hit] = []
     ok = [e for e in w.notable if not e.error_code and e.key]
     # ``==``, not ``is``: windows merged from worker processes or Spark tasks, or restored from
     # a checkpoint, hold unpickled events whose class strings are equal but not the constants.
-    notes = [e for e in ok if e.api_class == WRITE and ransom.search(e.key)]
+    notes = [e for e in ok if e.api_class == WRITE and ransom.found(e.key)]
     if notes:
         b = notes[0].bucket
         why = f"wrote {len(notes)} ransom-note-like object(s) to {b}"
         hits.append(Hit(t.WRITE_ANOMALY, "ransom-note", 0.9, b, why, tuple(notes[:10])))
-    found = [e for e in ok if e.api_class == READ and creds.search(e.key)]
+    found = [e for e in ok if e.api_class == READ and creds.found(e.key)]
     found = [e for e in found if _unfamiliar(e, h, learning)]
     if found:
         b = found[0].bucket

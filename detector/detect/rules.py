@@ -17,6 +17,7 @@ from detector.detect.bursts import BurstContext, burst_hits
 from detector.detect.changes import change_hits, content_hits, root_hits
 from detector.detect.hits import Hit
 from detector.detect.iplists import IpList, load_list
+from detector.detect.keypatterns import KeyPatterns
 from detector.detect.scorer import WARM, ScorerStatus
 from detector.detect.settings import RuleSettings
 from detector.events import CONFIG, DISCOVERY, LIST, PERMISSION, READ, WRITE, S3Event
@@ -25,30 +26,6 @@ from detector.windows import WindowAgg
 
 _DISCOVERY_ONLY = frozenset({LIST, DISCOVERY})
 History = Callable[[str, str], PrincipalHistory | None]
-
-
-SEGMENT_START = "(^|/)"
-
-
-def any_of(patterns: Sequence[str]) -> re.Pattern[str]:
-    """One case-insensitive regex that searches for any of ``patterns``.
-
-    When every pattern starts at a path segment (``(^|/)``, as the built-in lists do), that
-    anchor is factored out: ``(^|/)(?:A|B)`` finds exactly what ``(^|/)A|(^|/)B`` finds, but
-    tries the alternatives only where a segment starts instead of at every character
-    (measured on object keys of the bench trail: 3.2 → 1.1 µs a key for the credential list).
-
-    >>> bool(any_of([r"(^|/)id_rsa$", r"(^|/)[^/]*\\.pem$"]).search("home/ci/ID_RSA"))
-    True
-    >>> bool(any_of([r"(^|/)id_rsa$", r"secret"]).search("x/my-secret-notes"))
-    True
-    """
-    if not patterns:
-        return re.compile("(?!)")
-    if all(p.startswith(SEGMENT_START) for p in patterns):
-        body = "|".join(f"(?:{p[len(SEGMENT_START) :]})" for p in patterns)
-        return re.compile(f"(?:^|/)(?:{body})", re.I)
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
 
 
 class RuleBook:
@@ -67,8 +44,8 @@ class RuleBook:
             self.threats.networks += (lst := load_list(path, required=True) or IpList()).networks
             self.threats.exact |= lst.exact
         self.internal = frozenset(org_accounts or s.org_accounts)
-        self.ransom = any_of(s.ransom_note_patterns)
-        self.creds = any_of(s.credential_key_patterns)
+        self.ransom = KeyPatterns(s.ransom_note_patterns)
+        self.creds = KeyPatterns(s.credential_key_patterns)
         self._ua: dict[str, str] = {}
         # "6.6.9-kali1", "kali-rolling" and "Parrot" count; "kalibrate" does not.
         names = "|".join(re.escape(a) for a in s.pentest_agents) or "(?!)"
@@ -129,9 +106,9 @@ class RuleBook:
             return False
         # The content rules look for ransom notes among writes, credential files among reads.
         if cls == WRITE:
-            return self.ransom.search(key) is not None
+            return self.ransom.found(key)
         if cls == READ:
-            return self.creds.search(key) is not None
+            return self.creds.found(key)
         return False
 
     # -- window rules -------------------------------------------------------------------------
