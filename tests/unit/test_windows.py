@@ -13,6 +13,7 @@ import random
 import pytest
 
 from detector.events import S3Event
+from detector.sketch import h32
 from detector.windows import EVIDENCE, MAX_SMALL_SET, WindowAgg, Windower
 
 ACCT = "111122223333"
@@ -170,7 +171,9 @@ def test_a_window_sums_what_features_and_rules_need() -> None:
     assert (agg.bytes_in, agg.bytes_out) == (50, 1000 + 5 * 100)
     assert (agg.errors, agg.denied, agg.ssec, agg.delete_objects, agg.cross) == (2, 1, 1, 1, 1)
     assert agg.buckets == {"example-data-bucket", "example-finance"}
-    assert len(agg.keys) == 2 and len(agg.prefixes) == 2
+    # The sketches hold sketch.h32 of each key and of its folder (inlined in the hot loop).
+    assert agg.keys == {h32("reports/q3.csv"), h32("reports/2026/q4.csv")}
+    assert agg.prefixes == {h32("reports"), h32("reports/2026")}
     assert agg.ips == {"198.51.100.1", "198.51.100.10"}
     assert agg.uas == {"aws-cli/2.17.0", "curl/8.5.0"}
     assert (agg.first, agg.last) == (T0 + 1, T0 + 6)
