@@ -25,7 +25,10 @@ from detector.errors import UnreadableInput
 _INFLATE_ERROR = cast(type[Exception], isal_zlib.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # compressed bytes a read
+# Output bytes an inflate call may return: a whole CloudTrail file (a few MB of JSON) comes out
+# in one piece, which ``gunzip_stream`` then returns without joining (copying) pieces.
+_PIECE = 8 << 20
 # CloudTrail's JSON gzips about 10-20:1 (random eventIDs and request ids bound it); deflate
 # itself tops out near 1032:1. Past _KEEP_FREELY bytes of output, a ratio above SUSPECT_RATIO
 # switches to counting; a genuine file that compresses that well is inflated twice, nothing more.
@@ -34,7 +37,7 @@ _KEEP_FREELY = 8 << 20
 
 
 class _Inflater:
-    """Gzip members (concatenated, zero padding tolerated) → output pieces of ≤ ``_CHUNK`` bytes.
+    """Gzip members (concatenated, zero padding tolerated) → output pieces of ≤ ``_PIECE`` bytes.
 
     ``consumed`` counts the compressed bytes used so far, for the ratio check.
     """
@@ -67,7 +70,7 @@ class _Inflater:
                         break  # trailing zero padding is tolerated, as gzip(1) does
                     in_member = True
                 try:
-                    piece = d.decompress(pending, _CHUNK)
+                    piece = d.decompress(pending, _PIECE)
                 except _INFLATE_ERROR as exc:
                     raise UnreadableInput(name, "truncated-gzip", str(exc)) from exc
                 if d.eof:
@@ -77,7 +80,7 @@ class _Inflater:
                     in_member = more = False
                 else:
                     rest = d.unconsumed_tail
-                    more = len(piece) == _CHUNK
+                    more = len(piece) == _PIECE
                 self.consumed += len(pending) - len(rest)
                 pending = rest
                 if piece:
