@@ -24,6 +24,7 @@ TRACKED = (
     "errors",
 )
 ALPHA = 0.05  # EWMA weight: ~20 active windows of memory
+_KEEP = 1 - ALPHA
 MAX_IPS = 32
 MAX_UAS = 16
 MAX_BUCKETS = 128
@@ -70,16 +71,16 @@ class PrincipalHistory:
         t: float,
     ) -> None:
         """Absorb one closed window (values are raw counts, in TRACKED order)."""
-        first = self.windows == 0
-        for i, v in enumerate(values):
-            x = math.log1p(v)
-            if first:
-                self.mean[i] = x
-                self.var[i] = 0.25
-            else:
-                d = x - self.mean[i]
-                self.mean[i] += ALPHA * d
-                self.var[i] = (1 - ALPHA) * (self.var[i] + ALPHA * d * d)
+        mean, var, log1p = self.mean, self.var, math.log1p
+        if self.windows == 0:
+            for i, v in enumerate(values):
+                mean[i] = log1p(v)
+                var[i] = 0.25
+        else:
+            for i, v in enumerate(values):
+                d = log1p(v) - mean[i]
+                mean[i] += ALPHA * d
+                var[i] = _KEEP * (var[i] + ALPHA * d * d)
         self.windows += 1
         self.hours[hour] += 1
         for ip in sorted(ips):

@@ -69,12 +69,18 @@ def feature_limits() -> list[tuple[float, float]]:
     return limits
 
 
-def scaled(vector: Sequence[float], limits: Sequence[tuple[float, float]]) -> dict[str, float]:
-    """Features mapped onto [0, 1]. HST picks split features weighted by their range, so
-    unscaled, the 0–1 context features (first-seen IP, rare hour…) would almost never split."""
+def feature_spans(limits: Sequence[tuple[float, float]]) -> list[tuple[str, float, float]]:
+    """(feature, low, high - low) per feature: what ``scaled`` needs, worked out once."""
+    return [(name, lo, hi - lo) for name, (lo, hi) in zip(FEATURES, limits, strict=True)]
+
+
+def scaled(vector: Sequence[float], spans: Sequence[tuple[str, float, float]]) -> dict[str, float]:
+    """Features mapped onto [0, 1] (``spans`` from ``feature_spans(feature_limits())``). HST picks split
+    features weighted by their range, so unscaled, the 0–1 context features (first-seen IP,
+    rare hour…) would almost never split."""
     out = {}
-    for name, v, (lo, hi) in zip(FEATURES, vector, limits, strict=True):
-        y = (v - lo) / (hi - lo)
+    for (name, lo, span), v in zip(spans, vector, strict=True):
+        y = (v - lo) / span
         out[name] = (y if y < 1.0 else 1.0) if y > 0.0 else 0.0  # = min(1, max(0, y)), NaN → 0
     return out
 
@@ -152,7 +158,7 @@ class RiverScorer:
 
     def __init__(self, settings: ModelSettings) -> None:
         self.settings = settings
-        self.limits = feature_limits()
+        self.spans = feature_spans(feature_limits())
         self.models: dict[tuple[str, str], PopulationModel] = {}
         # id(window) → what scoring the last batch worked out for it, reused by ``learn``
         self._scored: dict[int, Scored] = {}
@@ -191,7 +197,7 @@ class RiverScorer:
                 self._sample(w, v, pop)
                 out.append(None)
                 continue
-            x = scaled(v, self.limits)
+            x = scaled(v, self.spans)
             raws: dict[str, tuple[float, int]] = {}
             self._scored[id(w)] = Scored(w, x, raws)
             out.append(self._percentile(w, pop, x, raws))
@@ -201,7 +207,7 @@ class RiverScorer:
         """The score ``score`` would have given a window it passed over (for a finding's text);
         changes nothing."""
         pop = population(w) if self.settings.enabled else None
-        return None if pop is None else self._percentile(w, pop, scaled(vector, self.limits), {})
+        return None if pop is None else self._percentile(w, pop, scaled(vector, self.spans), {})
 
     def _calibrating(self, w: WindowAgg, pop: str) -> tuple[str, ...]:
         """The models that learn this window, and so calibrate from its score: the population's
@@ -237,7 +243,7 @@ class RiverScorer:
             m.unscored += 1
             if m.unscored % CALIBRATION_SAMPLE == 0:
                 if x is None:
-                    x = scaled(v, self.limits)
+                    x = scaled(v, self.spans)
                 raws[name] = (float(m.hst.score_one(x)), CALIBRATION_SAMPLE)
         if x is not None:
             self._scored[id(w)] = Scored(w, x, raws)
@@ -254,7 +260,7 @@ class RiverScorer:
             if seen is not None and seen.window is w:
                 x, raws = seen.x, seen.raws
             else:  # learned without being scored first (no calibration data from it)
-                x, raws = scaled(v, self.limits), {}
+                x, raws = scaled(v, self.spans), {}
             for name in self._calibrating(w, pop):
                 model = self.models.get((w.account, name))
                 if model is None:
