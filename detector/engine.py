@@ -12,14 +12,14 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from detector.config import Settings
 from detector.dedup import Dedup
 from detector.events import API_CLASSES, S3Event
 from detector.features import featurize, learn
 from detector.history import HistoryStore, PrincipalHistory
-from detector.normalize import INVALID, NOT_S3, Normalizer
+from detector.normalize import NOT_S3, Normalizer
 from detector.windows import WindowAgg, Windower, WindowStats
 
 
@@ -75,21 +75,22 @@ class Engine:
         events: list[S3Event] = []
         append = events.append
         c = self.counts
+        read = 0
         for rec in records:
-            c.read += 1
+            read += 1
             ev = normalize(rec, now)
             if type(ev) is str:
                 if ev is NOT_S3:
                     c.not_s3 += 1
                 else:
-                    assert ev is INVALID
-                    c.invalid += 1
+                    c.invalid += 1  # INVALID: normalize returns no other string
                 continue
-            assert isinstance(ev, S3Event)
+            ev = cast(S3Event, ev)
             if seen(ev.event_id, ev.time):
                 c.duplicates += 1
                 continue
             append(ev)
+        c.read += read
         late = self.windower.add(events)
         c.late += len(late)
         c.windowed += len(events) - len(late)

@@ -7,7 +7,7 @@ acknowledgements around it.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from detector.config import Settings
@@ -22,7 +22,8 @@ STATE_VERSION = 1
 class DetectionStage(Protocol):
     """What the pipeline needs of detection (``detector.detect.Detector`` implements it)."""
 
-    def notable(self, ev: S3Event) -> bool: ...
+    @property
+    def notable(self) -> Callable[[S3Event], bool]: ...
 
     def bind(self, history: HistoryStore) -> None: ...
 
