@@ -261,35 +261,41 @@ class Normalizer:
         ua = rec.userAgent
         err = rec.errorCode
         vpce = rec.vpcEndpointId
-        return S3Event(
-            t,
-            event_id if type(event_id) is str else "",
-            account,
-            region if type(region) is str else "",
-            p.key,
-            p.type,
-            p.name,
-            p.access_key_id,
-            p.session_name,
-            name,
-            cls,
-            bucket,
-            key,
-            _nbytes(b_in) if b_in is not None else 0,
-            _nbytes(b_out) if b_out is not None else 0,
-            ip if type(ip) is str else "",
-            ua if type(ua) is str else "",
-            err if type(err) is str else "",
-            sse_c,
-            auth if type(auth) is str else "",
-            vpce if type(vpce) is str else "",
-            p.account != account and bool(p.account) and bool(account),
-            data,
-            p.type == AWS_SERVICE,
-            request,
+        # tuple.__new__ builds the NamedTuple without the Python-level __new__ that
+        # S3Event(...) runs (~110 ns an event of 25 fields); the field order is S3Event's.
+        return _new_event(
+            S3Event,
+            (
+                t,
+                event_id if type(event_id) is str else "",
+                account,
+                region if type(region) is str else "",
+                p.key,
+                p.type,
+                p.name,
+                p.access_key_id,
+                p.session_name,
+                name,
+                cls,
+                bucket,
+                key,
+                _nbytes(b_in) if b_in is not None else 0,
+                _nbytes(b_out) if b_out is not None else 0,
+                ip if type(ip) is str else "",
+                ua if type(ua) is str else "",
+                err if type(err) is str else "",
+                sse_c,
+                auth if type(auth) is str else "",
+                vpce if type(vpce) is str else "",
+                p.account != account and bool(p.account) and bool(account),
+                data,
+                p.type == AWS_SERVICE,
+                request,
+            ),
         )
 
 
+_new_event = tuple.__new__
 _NO_REQUEST: tuple[str, str, bool, None] = ("", "", False, None)
 
 
