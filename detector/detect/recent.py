@@ -40,10 +40,13 @@ class Totals(NamedTuple):
     windows: int
 
 
+_DELETE = CLASS_INDEX[DELETE]
+
+
 def counts_of(w: WindowAgg) -> Counts:
-    buckets = frozenset(sorted(w.buckets)[:MAX_BUCKETS])
-    deletes = w.counts[CLASS_INDEX[DELETE]]
-    return Counts(w.start, deletes, w.delete_objects, w.ssec, w.denied, w.n, buckets)
+    b = w.buckets
+    buckets = frozenset(b) if len(b) <= MAX_BUCKETS else frozenset(sorted(b)[:MAX_BUCKETS])
+    return Counts(w.start, w.counts[_DELETE], w.delete_objects, w.ssec, w.denied, w.n, buckets)
 
 
 class Recent:
@@ -59,18 +62,17 @@ class Recent:
         kept = [c for c in self.by_key.get(key, []) if w.start - c.start < self.span]
         kept.append(counts_of(w))
         self.by_key[key] = kept
+        # One pass over the (few) windows of the span, every sum at once (once per window).
+        deletes = delete_objects = ssec = denied = calls = 0
         buckets: set[str] = set()
-        for c in kept:
-            buckets |= c.buckets
-        return Totals(
-            sum(c.deletes for c in kept),
-            sum(c.delete_objects for c in kept),
-            sum(c.ssec for c in kept),
-            sum(c.denied for c in kept),
-            sum(c.calls for c in kept),
-            len(buckets),
-            len(kept),
-        )
+        for _start, c_deletes, c_objects, c_ssec, c_denied, c_calls, c_buckets in kept:
+            deletes += c_deletes
+            delete_objects += c_objects
+            ssec += c_ssec
+            denied += c_denied
+            calls += c_calls
+            buckets |= c_buckets
+        return Totals(deletes, delete_objects, ssec, denied, calls, len(buckets), len(kept))
 
     def prune(self, now: float) -> None:
         for key in [k for k, v in self.by_key.items() if now - v[-1].start >= self.span]:
