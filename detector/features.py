@@ -80,7 +80,7 @@ def tracked_values(w: WindowAgg) -> list[float]:
 def _unseen_share(values: set[str], known: dict[str, int]) -> float:
     if not values or not known:
         return 1.0 if values and not known else 0.0
-    return sum(1 for v in values if v not in known) / len(values)
+    return len(values - known.keys()) / len(values)
 
 
 def featurize(w: WindowAgg, h: PrincipalHistory | None) -> list[float]:

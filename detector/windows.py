@@ -19,7 +19,7 @@ from typing import Any
 from zlib import crc32
 
 from detector.events import ANONYMOUS, API_CLASSES, S3Event
-from detector.sketch import prune
+from detector.sketch import K, prune
 
 CLASS_INDEX = {c: i for i, c in enumerate(API_CLASSES)}
 EVIDENCE = 16  # eventIDs kept per window, the earliest by (time, id)
@@ -179,13 +179,22 @@ class WindowAgg:
 
     def seal(self) -> WindowAgg:
         """Canonical form once closed: pruned sketches, trimmed samples (idempotent)."""
-        self.keys = prune(self.keys)
-        self.prefixes = prune(self.prefixes)
-        self.ips = _cap(self.ips)
-        self.uas = _cap(self.uas)
-        self.akids = _cap(self.akids)
-        self.evidence = sorted(self.evidence)[:EVIDENCE]
-        self.notable = sorted(self.notable, key=_event_order)[:NOTABLE]
+        # Every closed window passes here: the size checks are inlined so that the common,
+        # small window costs no calls (the same result as calling each helper unconditionally).
+        if len(self.keys) > K:
+            self.keys = prune(self.keys)
+        if len(self.prefixes) > K:
+            self.prefixes = prune(self.prefixes)
+        if len(self.ips) > MAX_SMALL_SET:
+            self.ips = _cap(self.ips)
+        if len(self.uas) > MAX_SMALL_SET:
+            self.uas = _cap(self.uas)
+        if len(self.akids) > MAX_SMALL_SET:
+            self.akids = _cap(self.akids)
+        if len(self.evidence) > 1:
+            self.evidence = sorted(self.evidence)[:EVIDENCE]
+        if len(self.notable) > 1:
+            self.notable = sorted(self.notable, key=_event_order)[:NOTABLE]
         return self
 
     def state(self) -> tuple[Any, ...]:
