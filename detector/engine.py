@@ -12,7 +12,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from detector.config import Settings
 from detector.dedup import Dedup
@@ -79,13 +79,12 @@ class Engine:
         for rec in records:
             read += 1
             ev = normalize(rec, now)
-            if type(ev) is str:
+            if isinstance(ev, str):  # a reason, not an event (and mypy narrows on it)
                 if ev is NOT_S3:
                     c.not_s3 += 1
                 else:
                     c.invalid += 1  # INVALID: normalize returns no other string
                 continue
-            ev = cast(S3Event, ev)
             if seen(ev.event_id, ev.time):
                 c.duplicates += 1
                 continue
