@@ -31,6 +31,7 @@ from detector.windows import WindowAgg
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, int]
+COUNTERS = ("read", "not_s3", "invalid", "duplicates", "out_of_range", "windowed")
 
 
 @dataclass(slots=True)
@@ -58,7 +59,7 @@ class Partial:
         self.files += other.files
         self.skipped += other.skipped
         self.unreadable.extend(other.unreadable)
-        for name in ("read", "not_s3", "invalid", "duplicates", "out_of_range", "windowed"):
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def closed(self) -> list[WindowAgg]:
@@ -79,6 +80,10 @@ class CollectSpec:
     notable: Callable[[S3Event], bool] | None = None
     now: float | None = None  # "now" for the future-timestamp check (None: wall clock)
     max_future: float = 3600.0  # input.max_future_seconds: later events are invalid
+    # Keep each window's evidence (its earliest event ids), which only a finding shows.
+    # Training counts findings by type and never shows one, so it drops them in the worker:
+    # a third of what a partial weighs in pickling, and the parent's memory.
+    evidence: bool = True
 
 
 def fold_records(
@@ -166,6 +171,9 @@ def _fold_chunk(names: Sequence[str], spec: CollectSpec, reader: Reader) -> Part
             continue
         fold_records(decoded.records, spec, part, normalizer)
         part.files += 1
+    if not spec.evidence:
+        for w in part.windows.values():
+            w.evidence = []
     return part
 
 

@@ -125,6 +125,7 @@ def _read(opts: TrainOptions, settings: Settings, names: list[str], workers: int
         accounts=opts.accounts,
         notable=RuleBook(settings.rules).notable,
         max_future=settings.input.max_future_seconds,
+        evidence=False,  # findings are only counted here
     )
     bar = Progress("read", len(names), "files", enabled=opts.progress)
     reader = FileReader(settings.input.max_object_bytes)

@@ -131,3 +131,18 @@ def test_a_file_delivered_hours_after_its_events_voids_streaming_but_not_the_res
 def model_digests(model: Path) -> dict[str, str]:
     listing = orjson.loads((model / METADATA).read_bytes())["files"]
     return {name: listing[name]["sha256"] for name in MODEL_FILES}
+
+
+def test_training_drops_evidence_and_nothing_else(trail: Path) -> None:
+    settings = small_settings()
+    names = list_sources([str(trail)], KeyFilter()).names
+    notable = RuleBook(settings.rules).notable
+    kept = collect(names, CollectSpec(notable=notable), FileReader(1 << 30), 2).closed()
+    dropped = collect(
+        names, CollectSpec(notable=notable, evidence=False), FileReader(1 << 30), 2
+    ).closed()
+    assert all(w.evidence for w in kept)
+    assert all(w.evidence == [] for w in dropped)
+    for w in kept:
+        w.evidence = []
+    assert [w.state() for w in kept] == [w.state() for w in dropped]
