@@ -7,6 +7,7 @@ processes, and the IsolationForest sees a sample: each step must be independent 
 
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
 from pathlib import Path
@@ -131,6 +132,23 @@ def test_a_file_delivered_hours_after_its_events_voids_streaming_but_not_the_res
 def model_digests(model: Path) -> dict[str, str]:
     listing = orjson.loads((model / METADATA).read_bytes())["files"]
     return {name: listing[name]["sha256"] for name in MODEL_FILES}
+
+
+def test_a_partial_crosses_processes_whole(trail: Path) -> None:
+    # Workers hand partials to the parent by pickle, packed as window states (Partial.__reduce__).
+    settings = small_settings()
+    names = list_sources([str(trail)], KeyFilter()).names
+    spec = CollectSpec(notable=RuleBook(settings.rules).notable)
+    part = collect(names[:40], spec, FileReader(1 << 30), 1)
+    part.unreadable.append(("s3://b/k.json.gz", "not gzip"))
+    part.skipped = 3
+    assert any(w.notable for w in part.windows.values())  # events travel too
+    back = pickle.loads(pickle.dumps(part))
+    assert {k: w.state() for k, w in back.windows.items()} == {
+        k: w.state() for k, w in part.windows.items()
+    }
+    assert counts(back) == counts(part) and back.out_of_range == part.out_of_range
+    assert (back.skipped, back.unreadable) == (3, [("s3://b/k.json.gz", "not gzip")])
 
 
 def test_training_drops_evidence_and_nothing_else(trail: Path) -> None:

@@ -242,3 +242,18 @@ def test_window_state_round_trips_for_checkpoints() -> None:
     w.add([ev(T0 + 1), ev(T0 + 2, api_class="permission", request={"bucketName": "b"})])
     (agg,) = w.close_all()
     assert WindowAgg.from_state(agg.state()).state() == agg.state()
+
+
+def test_window_from_state_puts_every_value_back_in_its_own_slot() -> None:
+    # from_state unpacks a state into the slots by position: a value of its own per slot
+    # shows that no two are swapped, which equal defaults (zeros, empty sets) would hide.
+    agg = WindowAgg("a", "p", 0)
+    for i, slot in enumerate(WindowAgg.__slots__):
+        setattr(agg, slot, f"value-{i}")
+    agg.notable = []  # from_state rebuilds notable events; an empty list stays as it is
+    back = WindowAgg.from_state(agg.state())
+    assert {s: getattr(back, s) for s in WindowAgg.__slots__} == {
+        s: getattr(agg, s) for s in WindowAgg.__slots__
+    }
+    with pytest.raises(ValueError):
+        WindowAgg.from_state(agg.state()[:-1])
