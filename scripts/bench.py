@@ -23,6 +23,7 @@ import gc
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -128,7 +129,11 @@ def timed(cmd: list[str]) -> dict[str, Any]:
     return {"seconds": dt, "peak_rss_mb": rss, "stderr": proc.stderr}
 
 
-def replay(d: Path, records: int, extra: list[str] | None = None) -> dict[str, Any]:
+_REPLAY_READ = re.compile(r"^records +([\d,]+) read", re.M)
+
+
+def replay(d: Path, records: int | None = None, extra: list[str] | None = None) -> dict[str, Any]:
+    """``s3ad replay`` to ``null://``; ``records`` None: the count its summary reports."""
     r = timed(
         [
             PY,
@@ -143,6 +148,14 @@ def replay(d: Path, records: int, extra: list[str] | None = None) -> dict[str, A
             str(d / "AWSLogs"),
         ]
     )
+    if records is None:
+        m = _REPLAY_READ.search(r["stderr"])
+        if m is None:
+            raise SystemExit(
+                f"no record count in the replay summary of {d}:\n{r['stderr'][-2000:]}"
+            )
+        records = int(m.group(1).replace(",", ""))
+    r["records"] = records
     r["records_per_s"] = records / r["seconds"]
     r.pop("stderr")
     return r
@@ -258,9 +271,9 @@ def duckdb_rate(files: list[Path], records: int, threads: int) -> dict[str, Any]
 
 def scale_point(d: Path, state: bool = False) -> dict[str, Any]:
     """``replay`` on one trail (median of 3, one run above 4M records)."""
-    nrec = int(parse_floor(log_files(d))["records"])
-    runs = [replay(d, nrec) for _ in range(1 if nrec > 4_000_000 else 3)]
-    r: dict[str, Any] = {"records": nrec, **_median_run(runs)}
+    first = replay(d)  # it counts the records: no separate pass over the trail to count them
+    runs = [first, *(replay(d) for _ in range(0 if first["records"] > 4_000_000 else 2))]
+    r: dict[str, Any] = {"records": first["records"], **_median_run(runs)}
     if state:
         r["state"] = state_per_principal(d)
     return r
