@@ -44,7 +44,7 @@ def build_metadata(
     timing: dict[str, float],
 ) -> dict[str, Any]:
     m = settings.models
-    part, windows = streamed.part, streamed.windows
+    part, seen = streamed.part, streamed.seen
     resolved = settings_dict(settings)
     populations = [
         {
@@ -65,11 +65,11 @@ def build_metadata(
             "start": opts.start.isoformat() if opts.start else None,
             "end": opts.end.isoformat() if opts.end else None,
             "accounts_filter": sorted(opts.accounts) if opts.accounts else None,
-            "accounts": sorted({w.account for w in windows}),
-            "first_event": iso(min(w.first for w in windows)),
-            "last_event": iso(max(w.last for w in windows)),
-            "first_window": iso(windows[0].start),
-            "last_window": iso(windows[-1].start),
+            "accounts": sorted(seen.accounts),
+            "first_event": iso(seen.first_event),
+            "last_event": iso(seen.last_event),
+            "first_window": iso(seen.first_window),
+            "last_window": iso(seen.last_window),
         },
         "counts": {
             "files": {
@@ -93,7 +93,7 @@ def build_metadata(
                 "flagged": warm.flagged,
                 "sampled": len(warm.sample),
             },
-            "principals": len({(w.account, w.principal) for w in windows}),
+            "principals": len(seen.principals),
             "findings": dict(sorted(warm.findings.items())),
         },
         # How the learning pass was scheduled, not what was learned: it depends on the engine

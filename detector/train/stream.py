@@ -1,16 +1,18 @@
 """Learn while reading: the sequential pass runs in the parent while workers read later files.
 
 Reading (parallel) and learning (sequential per account) would otherwise follow each other, and
-the learning pass — the service's own Detector, ~170 µs a window — leaves one core idle when one
+the learning pass — the service's own Detector, ~60 µs a window — leaves one core idle when one
 account dominates. Files are read in delivery order, so once the files delivered before time D
 are merged, a window ending before ``D - lag`` can only receive more events from a file delivered
 more than ``lag`` after them. CloudTrail delivers within minutes, so such windows are learned
-right away, overlapping the reading of later files.
+right away, overlapping the reading of later files, and then let go: what training holds is the
+windows of the last ``lag`` or so, not the whole history (``Seen`` keeps what ``metadata.json``
+says about them all).
 
 That is a bet, and it is checked: a later file adding events to a window already learned makes
-the streamed pass void (counted as ``late``); every window is then learned again from scratch
-after reading, as without streaming. Either way the result is the one-pass result, exactly.
-Files whose names carry no delivery time (exports) disable streaming.
+the streamed pass void (counted as ``late``); every file is then read again and every window
+learned after reading, as without streaming. Either way the result is the one-pass result,
+exactly. Files whose names carry no delivery time (exports) disable streaming.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import itertools
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,14 +46,50 @@ LAG = 3600.0  # seconds a file may be delivered after its events and still be le
 
 
 @dataclass(slots=True)
+class Seen:
+    """What ``metadata.json`` reports about every window, gathered as they pass."""
+
+    windows: int = 0
+    accounts: set[str] = field(default_factory=set)
+    principals: set[tuple[str, str]] = field(default_factory=set)
+    first_event: float = float("inf")
+    last_event: float = float("-inf")
+    first_window: float = float("inf")
+    last_window: float = float("-inf")
+
+    def add(self, windows: list[WindowAgg]) -> None:
+        """Count windows sorted by start (the first and last window come from the ends)."""
+        if not windows:
+            return
+        self.windows += len(windows)
+        self.principals.update([(w.account, w.principal) for w in windows])
+        self.accounts.update({w.account for w in windows})
+        self.first_event = min(self.first_event, min(w.first for w in windows))
+        self.last_event = max(self.last_event, max(w.last for w in windows))
+        self.first_window = min(self.first_window, windows[0].start)
+        self.last_window = max(self.last_window, windows[-1].start)
+
+
+@dataclass(slots=True)
 class Streamed:
-    """Everything read, and the learner that has already seen the first windows (or None)."""
+    """What was read: the counts, the windows still to learn and the learner that has already
+    seen (and let go of) the others — or, when not streamed, every window and no learner."""
 
     part: Partial
-    windows: list[WindowAgg] = field(default_factory=list)  # all windows, in order
+    windows: list[WindowAgg] = field(default_factory=list)  # to learn, in order
     learner: Learner | None = None  # None: not streamed, or the bet failed
     learned: int = 0  # windows learned while reading
     late: int = 0  # windows that received events after they were learned
+    seen: Seen = field(default_factory=Seen)  # every window, learned or not
+
+
+def unstreamed(part: Partial) -> Streamed:
+    """Every window of ``part``, closed, to be learned after reading."""
+    windows = part.closed()
+    part.windows = {}
+    out = Streamed(part, windows)
+    out.seen.add(windows)
+    return out
 
 
 def collect_learning(
@@ -65,51 +103,75 @@ def collect_learning(
     lag: float = LAG,
     progress: Callable[[int], None] | None = None,
 ) -> Streamed:
-    """``collect`` that feeds a ``Learner`` with the windows no later file can change."""
+    """``collect`` that feeds a ``Learner`` with the windows no later file can change.
+
+    With one worker the chunks are read in this process, one at a time, and learned from in
+    between: the same result, with the memory of a few chunks instead of every window.
+    """
     stamps = [key_delivery_time(n) for n in names]
-    if workers <= 1 or not _in_delivery_order(stamps):
-        part = collect(names, spec, reader, workers, progress)
-        windows = part.closed()
-        part.windows = {}
-        return Streamed(part, windows)
+    if not _in_delivery_order(stamps):
+        return unstreamed(collect(names, spec, reader, workers, progress))
     jobs = _tapered(chunks(list(names), task_count(len(names), workers)))
     firsts, i = [], 0  # the earliest delivery time of each chunk
     for job in jobs:
         firsts.append(stamps[i].timestamp())  # type: ignore[union-attr]
         i += len(job)
     out = Streamed(Partial(), learner=Learner(settings, k, seed))
+    args = [(c, spec, reader) for c in jobs]
+    if workers <= 1:
+        late = _learn_along(out, map(collect_chunk, args), firsts, lag, spec.width, progress)
+    else:
+        ctx = multiprocessing.get_context("fork")
+        # The GC is paused by ``train`` for the whole run (partials unpickle here).
+        with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool:
+            parts = pool.imap(collect_chunk, args)
+            late = _learn_along(out, parts, firsts, lag, spec.width, progress)
+        # leaving the pool stops its workers if the bet failed
+    if late:
+        log.warning(
+            "events arrived more than the lag after their window was learned: "
+            "reading every file again, to learn every window after reading",
+            extra={"windows": late, "lag_seconds": lag},
+        )
+        again = unstreamed(collect(names, spec, reader, workers))
+        again.late = late
+        return again
     total = out.part
-    learned: dict[Key, WindowAgg] = {}  # windows fed to the learner, in order
-    edge = float("-inf")  # every window starting before this has been learned
-    ctx = multiprocessing.get_context("fork")
-    # The garbage collector is paused by ``train`` for the whole run (partials unpickle here).
-    with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool:
-        args = [(c, spec, reader) for c in jobs]
-        for n, part in enumerate(pool.imap(collect_chunk, args)):
-            late = sum(1 for key in part.windows if key[2] < edge)
-            if late:
-                log.warning(
-                    "events arrived more than the lag after their window was learned: "
-                    "learning every window again after reading",
-                    extra={"windows": late, "lag_seconds": lag},
-                )
-                out.learner, out.late, edge = None, late, float("-inf")
-                total.windows.update(learned)  # late events must join these windows
-                learned = {}
-            total.merge(part)
-            if progress:
-                progress(part.files + part.skipped + len(part.unreadable))
-            if out.learner is None or n + 1 == len(jobs):
-                continue
-            ready = _pop_ready(total.windows, firsts[n + 1] - lag - spec.width)
-            if ready:
-                out.learner.feed(ready)
-                learned.update(((w.account, w.principal, w.start), w) for w in ready)
-                edge = float(ready[-1].start + spec.width)
-    out.learned = len(learned)
-    out.windows = [*learned.values(), *total.closed()]
+    out.windows = total.closed()
     total.windows = {}
+    out.seen.add(out.windows)
     return out
+
+
+def _learn_along(
+    out: Streamed,
+    parts: Iterator[Partial],
+    firsts: list[float],
+    lag: float,
+    width: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Merge ``parts`` (chunk by chunk, in order) into ``out.part``, learning each window no
+    later chunk can change; the number of late windows if that bet failed (then stop), else 0."""
+    total, learner = out.part, out.learner
+    assert learner is not None
+    edge = float("-inf")  # every window starting before this has been learned
+    for n, part in enumerate(parts):
+        late = sum(1 for key in part.windows if key[2] < edge)
+        if late:
+            return late
+        total.merge(part)
+        if progress:
+            progress(part.files + part.skipped + len(part.unreadable))
+        if n + 1 == len(firsts):
+            continue
+        ready = _pop_ready(total.windows, firsts[n + 1] - lag - width)
+        if ready:
+            learner.feed(ready)
+            out.seen.add(ready)
+            out.learned += len(ready)
+            edge = float(ready[-1].start + width)
+    return 0
 
 
 TAIL_PIECES = 4

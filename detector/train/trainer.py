@@ -32,7 +32,7 @@ from detector.train.metadata import build_metadata
 from detector.train.progress import Progress
 from detector.train.sample import matrix
 from detector.train.sources import FileReader, KeyFilter, list_sources
-from detector.train.stream import LAG, Streamed, collect_learning
+from detector.train.stream import LAG, Streamed, collect_learning, unstreamed
 from detector.train.warm import WarmResult, warm_sharded
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ def _train(opts: TrainOptions, settings: Settings, s3_client: Any) -> TrainResul
     t1 = time.perf_counter()
     timing["list"] = t1 - t0
     streamed = _read(opts, settings, listing.names, workers)
-    part, windows = streamed.part, streamed.windows
-    if not windows:
+    part = streamed.part
+    if not streamed.seen.windows:
         raise ConfigError("no S3 data events in the training data (after filters)")
     t2 = time.perf_counter()
     timing["read"] = t2 - t1
@@ -105,7 +105,7 @@ def _train(opts: TrainOptions, settings: Settings, s3_client: Any) -> TrainResul
     t4 = time.perf_counter()
     timing["fit"] = t4 - t3
     meta = build_metadata(opts, settings, listing, streamed, warm, fitted, workers, timing)
-    del streamed, windows  # nothing below needs them: let them go now
+    del streamed  # nothing below needs it: let its windows go now
     plotting = _start_report(opts, settings, meta, x, fitted, warm) if opts.report else None
     files = model_files(fitted.adapter, warm.warm)  # while the report is drawn
     if plotting is not None:
@@ -143,9 +143,7 @@ def _read(opts: TrainOptions, settings: Settings, names: list[str], workers: int
             part = engine.collect(names, spec, reader)
         finally:
             engine.close()
-        windows = part.closed()
-        part.windows = {}
-        return Streamed(part, windows)
+        return unstreamed(part)
     finally:
         bar.close()
 
@@ -154,8 +152,7 @@ def _learn_rest(
     opts: TrainOptions, settings: Settings, streamed: Streamed, workers: int
 ) -> WarmResult:
     """Finish the learning pass: the tail after streaming, or everything in account shards."""
-    learner = streamed.learner
-    todo = streamed.windows[streamed.learned :] if learner is not None else streamed.windows
+    learner, todo = streamed.learner, streamed.windows
     bar = Progress("learn", len(todo), "windows", enabled=opts.progress)
     try:
         if learner is not None:
