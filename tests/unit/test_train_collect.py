@@ -8,9 +8,11 @@ processes, and the IsolationForest sees a sample: each step must be independent 
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import pickle
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from detector.train import collect as collect_mod
 from detector.train.collect import CollectSpec, Partial, collect
 from detector.train.sample import matrix
 from detector.train.sources import FileReader, KeyFilter, list_sources
-from detector.train.stream import collect_learning
+from detector.train.stream import collect_learning, read_ahead
 from detector.train.warm import shards_of, warm_pass, warm_sharded
 from detector.windows import WindowAgg
 
@@ -196,3 +198,28 @@ def test_windows_learned_while_reading_are_let_go(trail: Path, workers: int) -> 
     assert (seen.first_window, seen.last_window) == (everything[0].start, everything[-1].start)
     assert seen.first_event == min(w.first for w in everything)
     assert seen.last_event == max(w.last for w in everything)
+
+
+def _mark(arg: tuple[str, int]) -> int:
+    folder, i = arg
+    (Path(folder) / str(i)).touch()
+    if i == 7:
+        raise ValueError("chunk 7 is unreadable")
+    return i * i
+
+
+def test_readers_never_run_more_than_the_limit_ahead_of_the_learner(tmp_path: Path) -> None:
+    # A task starts only once submitted, and read_ahead submits one as the caller takes one:
+    # however slow the caller, no more than ``limit`` results wait for it (memory stays bounded).
+    ctx = multiprocessing.get_context("fork")
+    args = [(str(tmp_path), i) for i in range(7)]
+    with ctx.Pool(2) as pool:
+        results = read_ahead(pool, _mark, args, limit=3)
+        for taken in range(len(args)):
+            assert next(results) == taken * taken  # in order, like imap
+            time.sleep(0.05)  # a slow learner: idle readers would run ahead if they could
+            assert len(list(tmp_path.iterdir())) <= taken + 1 + 3
+        assert next(results, None) is None
+        assert len(list(tmp_path.iterdir())) == len(args)
+        with pytest.raises(ValueError, match="chunk 7"):  # a worker's error reaches the caller
+            list(read_ahead(pool, _mark, [(str(tmp_path), 6), (str(tmp_path), 7)], limit=1))
