@@ -40,9 +40,10 @@ def _bump(table: dict[str, int], value: str, cap: int) -> None:
         table[value] += 1
         return
     if len(table) >= cap:
-        # Forget the least used entry (ties: the smallest value, for determinism).
-        victim = min(table.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        del table[victim]
+        # Forget the least used entry (ties: the smallest value, for determinism). Two scans
+        # without a key function: a third of the time of one ``min`` with a lambda (issue 6).
+        least = min(table.values())
+        del table[min([v for v, n in table.items() if n == least])]
     table[value] = 1
 
 
