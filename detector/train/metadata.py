@@ -100,7 +100,7 @@ def build_metadata(
         # and the worker count (the counts above and the model files do not).
         "schedule": {
             "learned_while_reading": streamed.learned,
-            "late_after_learning": streamed.late,  # > 0: learned again after reading
+            "late_after_learning": streamed.late,  # > 0: every file read again, then learned
         },
         "population_models": populations,
         "iforest": {

@@ -119,7 +119,7 @@ def test_a_file_delivered_hours_after_its_events_voids_streaming_but_not_the_res
     trail: Path, tmp_path: Path
 ) -> None:
     # CloudTrail delivers within minutes; a file that turns up at 20:00 holding 01:00's events
-    # breaks the bet learning-while-reading makes. The windows are then learned again.
+    # breaks the bet learning-while-reading makes. Every file is then read again and learned after.
     copy = tmp_path / "trail" / "AWSLogs"  # delivery times are read from CloudTrail's layout
     shutil.copytree(trail, copy)
     early = sorted(copy.rglob("*_20261101T01*Z_*.json.gz"))[0]
