@@ -59,6 +59,11 @@ FEATURE_HASH = hashlib.sha256("\n".join(FEATURES).encode()).hexdigest()[:16]
 
 _I = CLASS_INDEX
 _T = {name: i for i, name in enumerate(TRACKED)}
+# the tracked values whose z-scores are features, in FEATURES order (the *_z names)
+_Z = tuple(
+    _T[m]
+    for m in ("events", "reads", "writes", "deletes", "lists", "bytes_out", "buckets", "errors")
+)
 
 
 def tracked_values(w: WindowAgg) -> list[float]:
@@ -95,19 +100,8 @@ def featurize(w: WindowAgg, h: PrincipalHistory | None) -> list[float]:
         new_buckets = sum(1 for b in w.buckets if b not in h.buckets)
         hour = int(w.start // 3600) % 24
         hour_rarity = 1.0 - (h.hours[hour] / h.windows) ** 0.5
-        zs = [
-            h.z(_T[m], vals[_T[m]])
-            for m in (
-                "events",
-                "reads",
-                "writes",
-                "deletes",
-                "lists",
-                "bytes_out",
-                "buckets",
-                "errors",
-            )
-        ]
+        z = h.z
+        zs = [z(i, vals[i]) for i in _Z]
         windows = h.windows
     else:
         # A principal with no history: everything is new; the z-scores carry no information.
