@@ -116,7 +116,7 @@ def summary(meta: dict[str, object]) -> list[str]:
         f"range, {r['duplicates']:,} duplicate, {r['not_s3']:,} not S3, {r['invalid']:,} invalid",
         f"windows    {w['total']:,} over {c['principals']:,} principals: {w['flagged']:,} flagged "
         f"(not learned), {w['clean']:,} clean, {w['sampled']:,} fitted",
-        f"time       read {t['read']:.1f} s ({rate:,.0f} records/s, {workers} workers{meanwhile}), "
+        f"time       read {t['read']:.1f} s ({rate:,.0f} records/s, {workers} worker{'s' if workers != 1 else ''}{meanwhile}), "
         f"learn {t['learn']:.1f} s{more}, fit {t['fit']:.1f} s, write {t['write']:.1f} s; "
         f"total {sum(t.values()):.1f} s",
     ]
