@@ -11,7 +11,8 @@
   (read, ingest, rounds + featurize, detection, history), in process with the GC off — a minute
   on a slice of the bench trail answers "did this change help" (run both variants alternately)
 - --scale: replay at 0.5M / 2M / 8M records over 1 / 4 / 16 days (same density) and in one day
-  (rising density), and over 2,000 vs 20,000 principals with state bytes per principal
+  (rising density), and over 2,000 vs 20,000 principals with state bytes per principal; and
+  training with 2 workers on the 8M / 16-day trail (its peak RSS must not grow with the history)
 
 The machine is shared and noisy: compare ratios within one run, not absolute rates across runs.
 """
@@ -211,9 +212,11 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def training(d: Path, records: int, workers: int, engine: str = "local") -> dict[str, Any]:
+def training(
+    d: Path, records: int, workers: int, engine: str = "local", tag: str = ""
+) -> dict[str, Any]:
     """``s3ad train`` wall time; ``engine="spark"`` runs the map/merge on Spark local[workers]."""
-    out = ROOT / "out" / "bench" / f"model-{engine}-w{workers}"
+    out = ROOT / "out" / "bench" / f"model-{engine}-w{workers}{tag}"
     cmd = [PY, "-m", "detector", "train", "--out", str(out), "--workers", str(workers)]
     if engine == "spark":
         cmd += ["--engine", "spark", "--spark-master", f"local[{workers}]"]
@@ -305,6 +308,11 @@ def scale(args: argparse.Namespace, main_trail: Path, res: dict[str, Any]) -> di
         "2000": {**main, "state": state_per_principal(main_trail)},
         "20000": scale_point(trail(args.out, args.records, 20_000), state=True),
     }
+    if not args.skip_training:  # one run: about 4 minutes
+        long = out["days"]["16d"]
+        out["training_16d"] = training(
+            trail(args.out, 8_000_000, 2000, days=16), long["records"], 2, tag="-16d"
+        )
     for series, (lo, hi) in (("days", ("1d", "16d")), ("density", ("0.5M", "8M"))):
         runs = out[series]
         out[f"{series}_ratio"] = runs[hi]["records_per_s"] / runs[lo]["records_per_s"]
@@ -498,6 +506,14 @@ def print_table(res: dict[str, Any]) -> None:
                 )
         if f"{series}_ratio" in sc:
             rows.append((f"  {series}: last / first", f"{sc[f'{series}_ratio']:.2f}×"))
+    if "training_16d" in sc:
+        t = sc["training_16d"]
+        rows.append(
+            (
+                "training, 2 workers, 8M records over 16 days",
+                f"{t['records_per_s']:,.0f} rec/s, peak RSS {t['peak_rss_mb']:,.0f} MB",
+            )
+        )
     width = max(len(a) for a, _ in rows)
     for a, b in rows:
         print(f"{a:<{width}}  {b}")
