@@ -231,8 +231,8 @@ class WindowAgg:
             w.start,
             w.uas,
         ) = state  # fmt: skip
-        if w.notable:  # checkpoints hold events as plain lists
-            w.notable = [S3Event(*e) for e in w.notable]
+        # events as S3Events again, in a list of their own (``add`` appends to it)
+        w.notable = [S3Event(*e) for e in w.notable] if w.notable else []
         return w
 
 
