@@ -33,7 +33,6 @@ from detector.config import Settings
 from detector.ingest.keys import key_delivery_time
 from detector.train.collect import (
     CollectSpec,
-    Key,
     Partial,
     Reader,
     chunks,
@@ -55,8 +54,7 @@ class Seen:
     """What ``metadata.json`` reports about every window, gathered as they pass."""
 
     windows: int = 0
-    accounts: set[str] = field(default_factory=set)
-    principals: set[tuple[str, str]] = field(default_factory=set)
+    principals: set[tuple[str, str]] = field(default_factory=set)  # (account, principal)
     first_event: float = float("inf")
     last_event: float = float("-inf")
     first_window: float = float("inf")
@@ -68,11 +66,14 @@ class Seen:
             return
         self.windows += len(windows)
         self.principals.update([(w.account, w.principal) for w in windows])
-        self.accounts.update({w.account for w in windows})
         self.first_event = min(self.first_event, min(w.first for w in windows))
         self.last_event = max(self.last_event, max(w.last for w in windows))
         self.first_window = min(self.first_window, windows[0].start)
         self.last_window = max(self.last_window, windows[-1].start)
+
+    @property
+    def accounts(self) -> set[str]:
+        return {account for account, _ in self.principals}
 
 
 @dataclass(slots=True)
@@ -90,8 +91,7 @@ class Streamed:
 
 def unstreamed(part: Partial) -> Streamed:
     """Every window of ``part``, closed, to be learned after reading."""
-    windows = part.closed()
-    part.windows = {}
+    windows = part.pop_closed()
     out = Streamed(part, windows)
     out.seen.add(windows)
     return out
@@ -121,16 +121,18 @@ def collect_learning(
     for job in jobs:
         firsts.append(stamps[i].timestamp())  # type: ignore[union-attr]
         i += len(job)
-    out = Streamed(Partial(), learner=Learner(settings, k, seed))
+    learner = Learner(settings, k, seed)
+    out = Streamed(Partial(), learner=learner)
     args = [(c, spec, reader) for c in jobs]
     if workers <= 1:
-        late = _learn_along(out, map(collect_chunk, args), firsts, lag, spec.width, progress)
+        parts: Iterator[Partial] = map(collect_chunk, args)
+        late = _learn_along(out, learner, parts, firsts, lag, spec.width, progress)
     else:
         ctx = multiprocessing.get_context("fork")
         # The GC is paused by ``train`` for the whole run (partials unpickle here).
         with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool:
             parts = read_ahead(pool, collect_chunk, args, AHEAD * workers)
-            late = _learn_along(out, parts, firsts, lag, spec.width, progress)
+            late = _learn_along(out, learner, parts, firsts, lag, spec.width, progress)
         # leaving the pool stops its workers if the bet failed
     if late:
         log.warning(
@@ -141,15 +143,14 @@ def collect_learning(
         again = unstreamed(collect(names, spec, reader, workers))
         again.late = late
         return again
-    total = out.part
-    out.windows = total.closed()
-    total.windows = {}
+    out.windows = out.part.pop_closed()
     out.seen.add(out.windows)
     return out
 
 
 def _learn_along(
     out: Streamed,
+    learner: Learner,
     parts: Iterator[Partial],
     firsts: list[float],
     lag: float,
@@ -158,8 +159,7 @@ def _learn_along(
 ) -> int:
     """Merge ``parts`` (chunk by chunk, in order) into ``out.part``, learning each window no
     later chunk can change; the number of late windows if that bet failed (then stop), else 0."""
-    total, learner = out.part, out.learner
-    assert learner is not None
+    total = out.part
     edge = float("-inf")  # every window starting before this has been learned
     for n, part in enumerate(parts):
         late = sum(1 for key in part.windows if key[2] < edge)
@@ -170,7 +170,7 @@ def _learn_along(
             progress(part.files + part.skipped + len(part.unreadable))
         if n + 1 == len(firsts):
             continue
-        ready = _pop_ready(total.windows, firsts[n + 1] - lag - width)
+        ready = total.pop_closed(firsts[n + 1] - lag - width)
         if ready:
             learner.feed(ready)
             out.seen.add(ready)
@@ -234,10 +234,3 @@ def _in_delivery_order(stamps: list[datetime | None]) -> bool:
     if not stamps or any(t is None for t in stamps):
         return False
     return all(a <= b for a, b in itertools.pairwise(stamps))  # type: ignore[operator]
-
-
-def _pop_ready(windows: dict[Key, WindowAgg], last_start: float) -> list[WindowAgg]:
-    """Remove and return, sealed and in order, the windows starting at or before ``last_start``."""
-    keys = [key for key in windows if key[2] <= last_start]
-    keys.sort(key=lambda key: (key[2], key[0], key[1]))
-    return [windows.pop(key).seal() for key in keys]
