@@ -25,7 +25,7 @@ from typing import Any
 from detector.errors import SkippedInput, UnreadableInput
 from detector.events import S3Event
 from detector.ingest.reader import Decoded
-from detector.normalize import INVALID, NOT_S3, Normalizer
+from detector.normalize import NOT_S3, Normalizer
 from detector.windows import WindowAgg, states
 
 log = logging.getLogger(__name__)
@@ -137,14 +137,12 @@ def fold_records(
     for rec in records:
         part.read += 1
         ev = normalizer.normalize(rec, spec.now)
-        if type(ev) is str:
+        if isinstance(ev, str):  # a reason, not an event (as in ``Engine.ingest``)
             if ev is NOT_S3:
                 part.not_s3 += 1
             else:
-                assert ev is INVALID
-                part.invalid += 1
+                part.invalid += 1  # INVALID: normalize returns no other string
             continue
-        assert isinstance(ev, S3Event)
         if (
             (spec.start is not None and ev.time < spec.start)
             or (spec.end is not None and ev.time >= spec.end)
@@ -157,7 +155,8 @@ def fold_records(
                 part.duplicates += 1
                 continue
             seen.add(ev.event_id)
-        start = int(ev.time) - int(ev.time) % width
+        start = int(ev.time)
+        start -= start % width
         key = (ev.account, ev.principal, start)
         w = windows.get(key)
         if w is None:
