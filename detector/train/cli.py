@@ -110,13 +110,15 @@ def summary(meta: dict[str, object]) -> list[str]:
     streamed = schedule.get("learned_while_reading", 0)
     meanwhile = f"; {streamed:,} windows learned meanwhile" if streamed else ""
     more = " more" if streamed else ""
+    plural = "" if workers == 1 else "s"
     return [
         f"files      {f['read']:,} read, {f['skipped']:,} skipped, {f['unreadable']:,} unreadable",
         f"records    {r['read']:,} read: {r['windowed']:,} windowed, {r['out_of_range']:,} out of "
         f"range, {r['duplicates']:,} duplicate, {r['not_s3']:,} not S3, {r['invalid']:,} invalid",
         f"windows    {w['total']:,} over {c['principals']:,} principals: {w['flagged']:,} flagged "
         f"(not learned), {w['clean']:,} clean, {w['sampled']:,} fitted",
-        f"time       read {t['read']:.1f} s ({rate:,.0f} records/s, {workers} worker{'s' if workers != 1 else ''}{meanwhile}), "
+        f"time       read {t['read']:.1f} s ({rate:,.0f} records/s, "
+        f"{workers} worker{plural}{meanwhile}), "
         f"learn {t['learn']:.1f} s{more}, fit {t['fit']:.1f} s, write {t['write']:.1f} s; "
         f"total {sum(t.values()):.1f} s",
     ]

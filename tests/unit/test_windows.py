@@ -171,7 +171,7 @@ def test_a_window_sums_what_features_and_rules_need() -> None:
     assert (agg.bytes_in, agg.bytes_out) == (50, 1000 + 5 * 100)
     assert (agg.errors, agg.denied, agg.ssec, agg.delete_objects, agg.cross) == (2, 1, 1, 1, 1)
     assert agg.buckets == {"example-data-bucket", "example-finance"}
-    # The sketches hold sketch.h32 of each key and of its folder (inlined in the hot loop).
+    # The sketches hold sketch.h32 of each key and of its folder.
     assert agg.keys == {h32("reports/q3.csv"), h32("reports/2026/q4.csv")}
     assert agg.prefixes == {h32("reports"), h32("reports/2026")}
     assert agg.ips == {"198.51.100.1", "198.51.100.10"}
@@ -250,7 +250,7 @@ def test_window_from_state_puts_every_value_back_in_its_own_slot() -> None:
     agg = WindowAgg("a", "p", 0)
     for i, slot in enumerate(WindowAgg.__slots__):
         setattr(agg, slot, f"value-{i}")
-    agg.notable = []  # from_state rebuilds notable events; an empty list stays as it is
+    agg.notable = []  # from_state rebuilds notable events into a list of the window's own
     back = WindowAgg.from_state(agg.state())
     assert {s: getattr(back, s) for s in WindowAgg.__slots__} == {
         s: getattr(agg, s) for s in WindowAgg.__slots__
