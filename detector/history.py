@@ -47,10 +47,14 @@ def _bump(table: dict[str, int], value: str, cap: int) -> None:
     table[value] = 1
 
 
+# Named outside the class: a compiled class (``detector.native``) has no ``__slots__`` to read.
+HISTORY_SLOTS = ("buckets", "hours", "ips", "last_seen", "mean", "uas", "var", "windows")
+
+
 class PrincipalHistory:
     """What one principal usually does."""
 
-    __slots__ = ("buckets", "hours", "ips", "last_seen", "mean", "uas", "var", "windows")
+    __slots__ = HISTORY_SLOTS
 
     def __init__(self) -> None:
         self.windows = 0
@@ -104,12 +108,12 @@ class PrincipalHistory:
         return math.expm1(self.mean[i]) if self.windows else 0.0
 
     def state(self) -> list[Any]:
-        return [getattr(self, s) for s in self.__slots__]
+        return [getattr(self, s) for s in HISTORY_SLOTS]
 
     @classmethod
     def from_state(cls, state: list[Any]) -> PrincipalHistory:
-        h = cls.__new__(cls)
-        for slot, value in zip(cls.__slots__, state, strict=True):
+        h = cls()  # not ``cls.__new__``: a compiled class is made by calling it
+        for slot, value in zip(HISTORY_SLOTS, state, strict=True):
             setattr(h, slot, value)
         return h
 

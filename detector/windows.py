@@ -28,37 +28,41 @@ MAX_SMALL_SET = 256  # IPs / user agents remembered per window
 SKETCH_SLACK = 2048  # prune the key sketch to K when it grows past this
 
 
+# Named outside the class: a compiled class (``detector.native``) has no ``__slots__`` to read.
+WINDOW_SLOTS = (
+    "account",
+    "akids",
+    "anonymous",
+    "buckets",
+    "bytes_in",
+    "bytes_out",
+    "counts",
+    "cross",
+    "delete_objects",
+    "denied",
+    "errors",
+    "evidence",
+    "first",
+    "ips",
+    "keys",
+    "last",
+    "n",
+    "name",
+    "notable",
+    "prefixes",
+    "principal",
+    "ptype",
+    "service",
+    "ssec",
+    "start",
+    "uas",
+)
+
+
 class WindowAgg:
     """Aggregate of one principal's events in one window."""
 
-    __slots__ = (
-        "account",
-        "akids",
-        "anonymous",
-        "buckets",
-        "bytes_in",
-        "bytes_out",
-        "counts",
-        "cross",
-        "delete_objects",
-        "denied",
-        "errors",
-        "evidence",
-        "first",
-        "ips",
-        "keys",
-        "last",
-        "n",
-        "name",
-        "notable",
-        "prefixes",
-        "principal",
-        "ptype",
-        "service",
-        "ssec",
-        "start",
-        "uas",
-    )
+    __slots__ = WINDOW_SLOTS
 
     def __init__(self, account: str, principal: str, start: int, ev: S3Event | None = None) -> None:
         self.account = account
@@ -202,7 +206,7 @@ class WindowAgg:
     def from_state(cls, state: tuple[Any, ...]) -> WindowAgg:
         """The inverse of ``state`` (one unpacking, no per-slot calls: training moves windows
         between processes this way, hundreds of thousands per run)."""
-        w = cls.__new__(cls)
+        w = cls(state[0], state[20], state[24])  # a compiled class is made by calling it
         (
             w.account,
             w.akids,
@@ -236,7 +240,7 @@ class WindowAgg:
         return w
 
 
-_state_of: Callable[[WindowAgg], tuple[Any, ...]] = attrgetter(*WindowAgg.__slots__)
+_state_of: Callable[[WindowAgg], tuple[Any, ...]] = attrgetter(*WINDOW_SLOTS)
 
 
 def states(windows: Iterable[WindowAgg]) -> list[tuple[Any, ...]]:

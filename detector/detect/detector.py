@@ -261,12 +261,15 @@ class Detector:
         """Late events, grouped per principal into pseudo windows for the event rules."""
         self.stats.late_events += len(late)
         groups: dict[tuple[str, str, int], WindowAgg] = {}
+        # The rule book's method itself: compiled (``detector.native``), calling the property
+        # ``self.notable(ev)`` was miscompiled as a call of the property with ``ev``.
+        notable = self.rules.notable
         for ev in late:
             start = int(ev.time) - int(ev.time) % self._width
             key = (ev.account, ev.principal, start)
             if key not in groups:
                 groups[key] = WindowAgg(ev.account, ev.principal, start, ev)
-            groups[key].add(ev, self.notable(ev))
+            groups[key].add(ev, notable(ev))
         return [groups[k].seal() for k in sorted(groups)]
 
     def _prune(self, now: float) -> None:

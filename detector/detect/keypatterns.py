@@ -87,11 +87,16 @@ class KeyPatterns:
     True
     """
 
-    __slots__ = ("_folded", "_pattern")
+    __slots__ = ("_folded", "_pattern", "patterns")
 
     def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
         self._pattern = _combined(patterns, re.I)
         self._folded = _combined(patterns, 0) if all(map(case_free, patterns)) else None
+
+    def __reduce__(self) -> tuple[type[KeyPatterns], tuple[tuple[str, ...]]]:
+        # Pickled as the patterns (compiled or not, ``detector.native``, the same bytes).
+        return (KeyPatterns, (self.patterns,))
 
     def found(self, key: str) -> bool:
         folded = self._folded

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from detector.detect import catalog as t
 from detector.detect.bursts import BurstContext, burst_hits
@@ -33,16 +34,27 @@ class RuleBook:
 
     name = "rules"
 
-    def __init__(self, s: RuleSettings, org_accounts: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        s: RuleSettings,
+        org_accounts: Sequence[str] = (),
+        lists: tuple[IpList, IpList] | None = None,
+    ) -> None:
+        """``lists``: the Tor and threat lists already loaded (unpickling in a worker, which
+        may not have the files); otherwise they are read from the settings' paths."""
         self.settings = s
-        self.tor = (
-            load_list(s.tor_exit_list, required=False) if s.tor_exit_list else None
-        ) or IpList()
+        if lists is not None:
+            self.tor, self.threats = lists
+        else:
+            self.tor = (
+                load_list(s.tor_exit_list, required=False) if s.tor_exit_list else None
+            ) or IpList()
+            self.threats = IpList()
+            for path in s.threat_ip_lists:
+                lst = load_list(path, required=True) or IpList()
+                self.threats.networks += lst.networks
+                self.threats.exact |= lst.exact
         self.tor_missing = bool(s.tor_exit_list) and not self.tor
-        self.threats = IpList()
-        for path in s.threat_ip_lists:
-            self.threats.networks += (lst := load_list(path, required=True) or IpList()).networks
-            self.threats.exact |= lst.exact
         self.internal = frozenset(org_accounts or s.org_accounts)
         self.ransom = KeyPatterns(s.ransom_note_patterns)
         self.creds = KeyPatterns(s.credential_key_patterns)
@@ -51,6 +63,11 @@ class RuleBook:
         names = "|".join(re.escape(a) for a in s.pentest_agents) or "(?!)"
         self._agents = re.compile(rf"(?<![a-z])({names})(?![a-z])", re.I)
         self._bad_ip: dict[str, bool] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Training ships ``notable`` to its workers. Pickled as settings and loaded lists, the
+        # same bytes compiled or not (``detector.native``); caches start empty in the worker.
+        return (RuleBook, (self.settings, tuple(sorted(self.internal)), (self.tor, self.threats)))
 
     def status(self) -> ScorerStatus:
         tor = "Tor list MISSING" if self.tor_missing else f"{len(self.tor)} Tor entries"

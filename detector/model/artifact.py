@@ -21,10 +21,9 @@ import orjson
 from detector.detect.iforest import IForestAdapter
 from detector.detect.online import PopulationModel
 from detector.errors import ModelError
-from detector.history import PrincipalHistory
+from detector.history import HISTORY_SLOTS, PrincipalHistory
 
 Key = tuple[str, str]
-_SLOTS = PrincipalHistory.__slots__
 
 
 @dataclass(slots=True)
@@ -67,7 +66,7 @@ def baselines_bytes(warm: WarmState) -> bytes:
     """The JSON half of the warm state, gzipped deterministically (no timestamp)."""
     doc = {
         "histories": [
-            [acct, principal, {s: getattr(h, s) for s in _SLOTS}]
+            [acct, principal, {s: getattr(h, s) for s in HISTORY_SLOTS}]
             for (acct, principal), h in sorted(warm.histories.items())
         ],
         "first_seen": dict(sorted(warm.first_seen.items())),
@@ -81,7 +80,7 @@ def parse_baselines(data: bytes, warm: WarmState, what: str) -> None:
     try:
         doc = orjson.loads(gzip.decompress(data))
         for acct, principal, state in doc["histories"]:
-            h = PrincipalHistory.from_state([state[s] for s in _SLOTS])
+            h = PrincipalHistory.from_state([state[s] for s in HISTORY_SLOTS])
             warm.histories[str(acct), str(principal)] = h
         warm.first_seen.update({str(a): float(t) for a, t in doc["first_seen"].items()})
         warm.ssec.update({(str(a), str(p)): float(v) for a, p, v in doc["ssec"]})

@@ -13,6 +13,7 @@ eventIDs, which is what keeps the service single-pass).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -124,6 +125,11 @@ class CollectSpec:
     # Training counts findings by type and never shows one, so it drops them in the worker:
     # a third of what a partial weighs in pickling, and the parent's memory.
     evidence: bool = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt by calling the class: compiled (``detector.native``), a frozen dataclass
+        # cannot be filled in field by field as pickle otherwise would.
+        return (CollectSpec, tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
 
 
 def fold_records(

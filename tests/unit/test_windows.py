@@ -14,7 +14,7 @@ import pytest
 
 from detector.events import S3Event
 from detector.sketch import h32
-from detector.windows import EVIDENCE, MAX_SMALL_SET, WindowAgg, Windower
+from detector.windows import EVIDENCE, MAX_SMALL_SET, WINDOW_SLOTS, WindowAgg, Windower
 
 ACCT = "111122223333"
 OTHER = "444455556666"
@@ -247,13 +247,21 @@ def test_window_state_round_trips_for_checkpoints() -> None:
 def test_window_from_state_puts_every_value_back_in_its_own_slot() -> None:
     # from_state unpacks a state into the slots by position: a value of its own per slot
     # shows that no two are swapped, which equal defaults (zeros, empty sets) would hide.
+    # The values have the slots' types: the compiled build (detector.native) checks them.
+    values: dict[str, object] = {
+        "account": "acct", "akids": {"ak"}, "anonymous": True, "buckets": {"b"},
+        "bytes_in": 11, "bytes_out": 12, "counts": [13] * 8, "cross": 14,
+        "delete_objects": 15, "denied": 16, "errors": 17, "evidence": [(18.0, "e")],
+        "first": 19.0, "ips": {"ip"}, "keys": {20}, "last": 21.0, "n": 22, "name": "nm",
+        # from_state rebuilds notable events into a list of the window's own
+        "notable": [], "prefixes": {23}, "principal": "pr", "ptype": "pt", "service": False,
+        "ssec": 24, "start": 25, "uas": {"ua"},
+    }  # fmt: skip
+    assert list(values) == list(WINDOW_SLOTS)
     agg = WindowAgg("a", "p", 0)
-    for i, slot in enumerate(WindowAgg.__slots__):
-        setattr(agg, slot, f"value-{i}")
-    agg.notable = []  # from_state rebuilds notable events into a list of the window's own
+    for slot, value in values.items():
+        setattr(agg, slot, value)
     back = WindowAgg.from_state(agg.state())
-    assert {s: getattr(back, s) for s in WindowAgg.__slots__} == {
-        s: getattr(agg, s) for s in WindowAgg.__slots__
-    }
+    assert {s: getattr(back, s) for s in WINDOW_SLOTS} == values
     with pytest.raises(ValueError):
         WindowAgg.from_state(agg.state()[:-1])
