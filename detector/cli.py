@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import orjson
 
+from detector import native
 from detector.backtest import add_backtest_arguments, cmd_backtest
 from detector.config import Settings, load_settings, settings_dict
 from detector.engine import Batch, Engine, window_record
@@ -282,6 +283,18 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _log_build() -> None:
+    """Which build runs (``detector.native``): a stale compiled build is worth a warning."""
+    status = native.select()
+    if status.stale:
+        log.warning(
+            "running the pure-Python modules: the compiled build is stale (run make native)",
+            extra={"reason": status.reason, "modules": list(status.stale)},
+        )
+    elif status.mode == native.PURE:
+        log.info("running the pure-Python modules", extra={"reason": status.reason})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["gen"]:
@@ -298,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"s3ad: {exc}\n")
         return EXIT_USAGE
     setup_logging(settings.log.level)
+    _log_build()
     commands = {
         "run": cmd_run,
         "replay": cmd_replay,
