@@ -37,6 +37,9 @@ from typing import Any
 import orjson
 from isal import isal_zlib
 
+from detector import native
+from detector.native import PURE_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
@@ -113,11 +116,15 @@ def reader_floor(files: list[Path]) -> dict[str, float]:
     return _count_records(files, lambda f: len(read_local(f).records))
 
 
-def timed(cmd: list[str]) -> dict[str, Any]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a command under /usr/bin/time; wall seconds and peak RSS (MB)."""
     t = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "MAXRSS %M", *cmd], cwd=ROOT, capture_output=True, text=True
+        ["/usr/bin/time", "-f", "MAXRSS %M", *cmd],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env} if env else None,
     )
     dt = time.perf_counter() - t
     rss = 0.0
@@ -133,8 +140,11 @@ def timed(cmd: list[str]) -> dict[str, Any]:
 _REPLAY_READ = re.compile(r"^records +([\d,]+) read", re.M)
 
 
-def replay(d: Path, records: int | None = None, extra: list[str] | None = None) -> dict[str, Any]:
-    """``s3ad replay`` to ``null://``; ``records`` None: the count its summary reports."""
+def replay(
+    d: Path, records: int | None = None, extra: list[str] | None = None, pure: bool = False
+) -> dict[str, Any]:
+    """``s3ad replay`` to ``null://``; ``records`` None: the count its summary reports.
+    ``pure``: the pure-Python build (``S3AD_PURE_PYTHON=1``) instead of the compiled one."""
     r = timed(
         [
             PY,
@@ -147,7 +157,8 @@ def replay(d: Path, records: int | None = None, extra: list[str] | None = None) 
             "WARNING",
             *(extra or []),
             str(d / "AWSLogs"),
-        ]
+        ],
+        env={PURE_ENV: "1"} if pure else None,
     )
     if records is None:
         m = _REPLAY_READ.search(r["stderr"])
@@ -398,9 +409,11 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     d = trail(args.out, args.records, args.principals)
     files = log_files(d)
+    build = native.decide()  # what the replay and training subprocesses run
     res: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "trail": str(d),
+        "build": {"mode": build.mode, "reason": build.reason},
     }
     floors = [parse_floor(files) for _ in range(3)]
     records = int(floors[0]["records"])
@@ -408,7 +421,17 @@ def main() -> int:
     res["parse_floor"] = _median_run(floors)
     res["parse_floor_isal"] = _median_run([parse_floor_isal(files) for _ in range(3)])
     res["reader"] = _median_run([reader_floor(files) for _ in range(3)])
-    res["replay"] = _median_run([replay(d, records) for _ in range(3)])
+    # Alternating with the pure-Python build (the fallback without a C compiler), medians.
+    by_build: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    for _ in range(3):
+        for pure in (False, True) if build.mode == native.COMPILED else (True,):
+            by_build[pure].append(replay(d, records, pure=pure))
+    res["replay"] = _median_run(by_build[build.mode != native.COMPILED])
+    if by_build[False]:
+        res["replay_pure"] = _median_run(by_build[True])
+        res["compiled_vs_pure"] = (
+            res["replay"]["records_per_s"] / res["replay_pure"]["records_per_s"]
+        )
     res["replay_vs_floor"] = res["replay"]["records_per_s"] / res["parse_floor"]["records_per_s"]
     res["replay_vs_floor_isal"] = (
         res["replay"]["records_per_s"] / res["parse_floor_isal"]["records_per_s"]
@@ -450,6 +473,11 @@ def main() -> int:
 
 def print_table(res: dict[str, Any]) -> None:
     rows = [
+        (
+            "build",
+            res["build"]["mode"]
+            + (f" ({res['build']['reason']})" if res["build"]["reason"] else ""),
+        ),
         ("records", f"{res['records']:,}"),
         ("parse floor (gzip+orjson, GC off)", f"{res['parse_floor']['records_per_s']:,.0f} rec/s"),
         (
@@ -462,6 +490,14 @@ def print_table(res: dict[str, Any]) -> None:
         ),
         ("s3ad replay → null://", f"{res['replay']['records_per_s']:,.0f} rec/s"),
         ("replay / parse floor", f"{res['replay_vs_floor']:.2f}×"),
+        *(
+            [
+                ("replay, pure-Python build", f"{res['replay_pure']['records_per_s']:,.0f} rec/s"),
+                ("  compiled / pure", f"{res['compiled_vs_pure']:.2f}×"),
+            ]
+            if "replay_pure" in res
+            else []
+        ),
         ("replay / parse floor with ISA-L", f"{res['replay_vs_floor_isal']:.2f}×"),
         ("replay peak RSS", f"{res['replay']['peak_rss_mb']:,.0f} MB"),
         (
