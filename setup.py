@@ -50,8 +50,12 @@ class BuildNative(build_ext):
             _failed("compiling the hot path", exc)
             return
         package = HERE / "detector" if self.inplace else Path(self.build_lib) / "detector"
-        lock = {"modules": native["digests"](package), "group": native["GROUP"]}
-        (package / native["LOCK"]).write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+        lock = package / native["LOCK"]
+        if not self.extensions:  # nothing compiled: no lock may vouch for older compiled files
+            lock.unlink(missing_ok=True)
+            return
+        digests = native["digests"](package)
+        lock.write_text(json.dumps({"modules": digests, "group": native["GROUP"]}, indent=1) + "\n")
 
 
 def _extensions() -> list[Any]:
