@@ -206,7 +206,7 @@ class WindowAgg:
     def from_state(cls, state: tuple[Any, ...]) -> WindowAgg:
         """The inverse of ``state`` (one unpacking, no per-slot calls: training moves windows
         between processes this way, hundreds of thousands per run)."""
-        w = cls(state[0], state[20], state[24])  # a compiled class is made by calling it
+        w = cls("", "", 0)  # a compiled class is made by calling it; every slot is set below
         (
             w.account,
             w.akids,
