@@ -36,6 +36,8 @@ from types import ModuleType
 
 # The hot path, leaves first. A module here must not be monkeypatched or subclassed from
 # Python, and a class here is created by calling it (no ``cls.__new__``, no ``__slots__`` read).
+# A callable it hands out is an attribute, not a property returning a method: mypyc compiled
+# ``self.prop(x)`` as a call of the property itself (``Detector.notable``, found by fuzzing).
 # Classes that are pickled as objects stay out (``detect.online``'s models are in the model
 # files and checkpoints: a compiled class pickles differently, and both builds must read them).
 MODULES = (

@@ -82,6 +82,9 @@ class Detector:
         self.settings = settings
         m = settings.models
         self.rules = RuleBook(settings.rules)
+        # The Windower's predicate: events the rules need to see one by one (the rule book's
+        # own method, so the per-event call is one call, not two).
+        self.notable: Callable[[S3Event], bool] = self.rules.notable
         self.online = RiverScorer(m)
         # issue 4: a model location is loaded only through the verifying loader (sha256 of
         # every file before anything is unpickled); the CLI loads it first to exit 2 cleanly.
@@ -135,12 +138,6 @@ class Detector:
         self._warm_baselines = {}
         self.history = history
         self._own_history = False
-
-    @property
-    def notable(self) -> Callable[[S3Event], bool]:
-        """The Windower's predicate: events the rules need to see one by one (the rule book's
-        own method, so the per-event call is one call, not two)."""
-        return self.rules.notable
 
     def startup_notes(self) -> list[str]:
         """What this detector can and cannot do, for the start-up log."""
@@ -261,15 +258,12 @@ class Detector:
         """Late events, grouped per principal into pseudo windows for the event rules."""
         self.stats.late_events += len(late)
         groups: dict[tuple[str, str, int], WindowAgg] = {}
-        # The rule book's method itself: compiled (``detector.native``), calling the property
-        # ``self.notable(ev)`` was miscompiled as a call of the property with ``ev``.
-        notable = self.rules.notable
         for ev in late:
             start = int(ev.time) - int(ev.time) % self._width
             key = (ev.account, ev.principal, start)
             if key not in groups:
                 groups[key] = WindowAgg(ev.account, ev.principal, start, ev)
-            groups[key].add(ev, notable(ev))
+            groups[key].add(ev, self.notable(ev))
         return [groups[k].seal() for k in sorted(groups)]
 
     def _prune(self, now: float) -> None:
