@@ -23,7 +23,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml constraints.txt
 
 native: $(NATIVE)
 
-$(NATIVE): $(STAMP) $(NATIVE_SOURCES)
+$(NATIVE): $(STAMP) detector/native.py $(NATIVE_SOURCES)
 	S3AD_REQUIRE_NATIVE=$(REQUIRE_NATIVE) $(BIN)/python setup.py --quiet build_ext --inplace
 
 demo: $(NATIVE)

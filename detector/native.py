@@ -102,8 +102,9 @@ def decide(package: Path = PACKAGE, environ: dict[str, str] | None = None) -> St
     env = os.environ if environ is None else environ
     if env.get(PURE_ENV, "") not in ("", "0"):
         return Status(PURE, f"{PURE_ENV} is set")
-    missing = [m for m in (*MODULES, LIBRARY) if built(m, package) is None]
-    if len(missing) == len(MODULES) + 1:
+    targets = (*MODULES, LIBRARY)
+    missing = [m for m in targets if built(m, package) is None]
+    if len(missing) == len(targets):
         return Status(PURE, "not compiled (no C compiler when s3ad was installed?)")
     if missing:
         return Status(PURE, f"compiled build incomplete: {', '.join(missing)} missing")
@@ -146,16 +147,6 @@ def select() -> Status:
         if _status.mode == PURE:
             sys.meta_path.insert(0, SourceFirst(MODULES, PACKAGE))
     return _status
-
-
-def loaded() -> dict[str, bool]:
-    """For each compiled-list module imported so far: is it the compiled one?"""
-    out: dict[str, bool] = {}
-    for m in MODULES:
-        mod = sys.modules.get(m)
-        if mod is not None:
-            out[m] = not str(getattr(mod, "__file__", "")).endswith(".py")
-    return out
 
 
 if __name__ == "__main__":

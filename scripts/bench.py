@@ -38,7 +38,6 @@ import orjson
 from isal import isal_zlib
 
 from detector import native
-from detector.native import PURE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -158,7 +157,7 @@ def replay(
             *(extra or []),
             str(d / "AWSLogs"),
         ],
-        env={PURE_ENV: "1"} if pure else None,
+        env={native.PURE_ENV: "1"} if pure else None,
     )
     if records is None:
         m = _REPLAY_READ.search(r["stderr"])
@@ -421,14 +420,15 @@ def main() -> int:
     res["parse_floor"] = _median_run(floors)
     res["parse_floor_isal"] = _median_run([parse_floor_isal(files) for _ in range(3)])
     res["reader"] = _median_run([reader_floor(files) for _ in range(3)])
-    # Alternating with the pure-Python build (the fallback without a C compiler), medians.
-    by_build: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    # A compiled build alternates with the pure-Python one (its fallback), medians of each.
+    compiled = build.mode == native.COMPILED
+    runs: dict[bool, list[dict[str, Any]]] = {pure: [] for pure in (not compiled, True)}
     for _ in range(3):
-        for pure in (False, True) if build.mode == native.COMPILED else (True,):
-            by_build[pure].append(replay(d, records, pure=pure))
-    res["replay"] = _median_run(by_build[build.mode != native.COMPILED])
-    if by_build[False]:
-        res["replay_pure"] = _median_run(by_build[True])
+        for pure, done in runs.items():
+            done.append(replay(d, records, pure=pure))
+    res["replay"] = _median_run(runs[not compiled])
+    if compiled:
+        res["replay_pure"] = _median_run(runs[True])
         res["compiled_vs_pure"] = (
             res["replay"]["records_per_s"] / res["replay_pure"]["records_per_s"]
         )
