@@ -9,6 +9,7 @@ subprocess against the moto server, configured the way an operator would: flags 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -383,7 +384,29 @@ def assert_final_versions_delivered(trail: Trail, delivered: Iterable[dict[str, 
     for f in delivered:
         versions.setdefault(f["id"], []).append(f)
     for fid, final in trail.findings.items():
-        assert final in versions.get(fid, []), f"{fid}: final version never delivered"
+        got = versions.get(fid, [])
+        assert final in got, f"{fid}: final version never delivered; {_closest_diff(final, got)}"
+
+
+def _closest_diff(want: dict[str, Any], got: list[dict[str, Any]]) -> str:
+    """How the delivered version nearest to ``want`` differs from it, field by field."""
+    if not got:
+        return "no version delivered"
+
+    def flat(doc: Any, path: str = "") -> dict[str, Any]:
+        if isinstance(doc, str) and doc.startswith("{"):  # additionalInfo's JSON string
+            with contextlib.suppress(ValueError):
+                doc = json.loads(doc)
+        if not isinstance(doc, dict):
+            return {path: doc}
+        return {k: v for key, sub in doc.items() for k, v in flat(sub, f"{path}.{key}").items()}
+
+    def diff(have: dict[str, Any]) -> dict[str, Any]:
+        a, b = flat(want), flat(have)
+        return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+    nearest = min((diff(have) for have in got), key=len)
+    return f"{len(got)} versions delivered; the nearest differs in (want, got): {nearest}"
 
 
 def findings_of(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
