@@ -85,7 +85,7 @@ class Engine:
                 else:
                     c.invalid += 1  # INVALID: normalize returns no other string
                 continue
-            if seen(ev.event_id, ev.time):
+            if seen(ev.account, ev.event_id, ev.time):
                 c.duplicates += 1
                 continue
             append(ev)
@@ -97,7 +97,7 @@ class Engine:
 
     def step(self, final: bool = False) -> Batch:
         """Close what the watermarks allow (everything when ``final``) and featurize it."""
-        closed = self.windower.close_all() if final else self.windower.close_ready()
+        closed = self._close(final)
         peek = self.history.peek
         vectors = [featurize(w, peek(w.account, w.principal)) for w in closed]
         late, self._late = self._late, []
@@ -112,9 +112,15 @@ class Engine:
         however many closed together (after a backlog, a restart or in training) — which makes
         the result independent of how closing was grouped. Late events ride on the first round.
         """
-        closed = self.windower.close_all() if final else self.windower.close_ready()
+        closed = self._close(final)
         late, self._late = self._late, []
         return self.rounds_of(closed, late)
+
+    def _close(self, final: bool) -> list[WindowAgg]:
+        closed = self.windower.close_all() if final else self.windower.close_ready()
+        # Only closing lets dedup forget: a repeat of an event whose window is open would count.
+        self.dedup.expire(self.windower.closed_until)
+        return closed
 
     def rounds_of(
         self, closed: list[WindowAgg], late: list[S3Event] | None = None
@@ -175,7 +181,7 @@ class Engine:
         w.newest = dict(state["newest"])
         w.closed_until = dict(state["closed_until"])
         w.stats = WindowStats(*state["stats"])
-        self.dedup.restore(state["dedup"])
+        self.dedup.restore(state["dedup"], accounts=list(w.newest))
         self.history.by_key = {
             tuple(k): PrincipalHistory.from_state(v) for k, v in state["history"].items()
         }  # type: ignore[misc]
