@@ -81,6 +81,8 @@ class ServiceSettings:
     shutdown_budget_seconds: float = 25.0  # ECS sends SIGKILL 30 s after SIGTERM by default
     republish_seconds: float = 900.0  # updates of a known finding (GuardDuty: 15 min / 1 h / 6 h)
     idle_close_seconds: float = 1200.0  # close windows of accounts quiet for this long (wall time)
+    seen_files_seconds: float = 86400.0  # remember files read into the state this long (wall time)…
+    seen_files_max: int = 100_000  # …and at most this many: a repeat notification is not read again
     restart_hold_seconds: float = (
         -1.0
     )  # after a restore, hold closing this long (-1: visibility + heartbeat)

@@ -21,6 +21,7 @@ from detector.metrics import Metrics
 from detector.pipeline import Pipeline
 from detector.service.health import HealthState
 from detector.service.ledger import Ledger
+from detector.service.seen import SeenFiles
 from detector.service.state import StateStore, StateStoreError
 from detector.service.work import BLOCKED, DONE, NO_WORK, RETRY, Verdicts, process_batch
 from detector.sinks import Sink, SinkError
@@ -42,6 +43,7 @@ class Service:
     stop: threading.Event = field(default_factory=threading.Event)
     clock: Callable[[], float] = time.time
     ledger: Ledger = field(init=False)
+    seen: SeenFiles = field(init=False)  # files in the state: a repeat is not read again
     pending_ack: list[Message] = field(default_factory=list)
     last_checkpoint: float = 0.0
     hold_until: float = 0.0
@@ -52,6 +54,7 @@ class Service:
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.settings.republish_seconds)
         s = self.settings
+        self.seen = SeenFiles(s.seen_files_seconds, s.seen_files_max)
         self.heartbeat = VisibilityHeartbeat(
             self.source, interval=s.heartbeat_seconds, extend_to=s.visibility_timeout
         )
@@ -109,7 +112,10 @@ class Service:
             self.metrics,
             self.max_object_bytes,
             self.settings.fetch_concurrency,
+            self.seen,
         )
+        for identity in verdicts.ingested:
+            self.seen.add(identity, started)
         self.settle(messages, verdicts)
         self.metrics.incr("messages.received", len(messages))
         self.metrics.incr("records.read", verdicts.records)
@@ -206,7 +212,8 @@ class Service:
 
     def save(self) -> bool:
         assert self.store is not None
-        blob = _pack(self.pipeline.snapshot(), self.ledger.state())
+        self.seen.prune(self.clock())
+        blob = _pack(self.pipeline.snapshot(), self.ledger.state(), self.seen.state())
         try:
             self.store.save(blob)
         except StateStoreError as exc:
@@ -252,9 +259,10 @@ class Service:
         if blob is None:
             log.info("no checkpoint found; starting cold", extra={"state": self.store.describe()})
             return False
-        pipeline_state, ledger_state = _unpack(blob)
+        pipeline_state, ledger_state, seen_state = _unpack(blob)
         self.pipeline.restore(pipeline_state)
         self.ledger.restore(ledger_state)
+        self.seen.restore(seen_state)
         # The idle close counts quiet time from an account's last event seen by this process;
         # without this, an account that stays quiet after a restart keeps its restored windows
         # (and their findings) open until its next event, which may be hours away.
@@ -307,16 +315,18 @@ class Service:
         self.sink.close()
 
 
-def _pack(pipeline_state: bytes, ledger_state: dict[str, Any]) -> bytes:
+def _pack(
+    pipeline_state: bytes, ledger_state: dict[str, Any], seen_state: dict[str, float]
+) -> bytes:
     import pickle
 
-    return pickle.dumps(
-        {"pipeline": pipeline_state, "ledger": ledger_state}, protocol=pickle.HIGHEST_PROTOCOL
-    )
+    doc = {"pipeline": pipeline_state, "ledger": ledger_state, "seen": seen_state}
+    return pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _unpack(blob: bytes) -> tuple[bytes, dict[str, Any]]:
+def _unpack(blob: bytes) -> tuple[bytes, dict[str, Any], dict[str, float]]:
     import pickle
 
     doc = pickle.loads(blob)
-    return doc["pipeline"], doc["ledger"]
+    # Checkpoints written before files were remembered have no "seen".
+    return doc["pipeline"], doc["ledger"], doc.get("seen", {})

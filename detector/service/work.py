@@ -1,7 +1,8 @@
 """One received batch of SQS messages → records into the pipeline, and a verdict per message.
 
 Verdicts decide what happens to each message:
-- ``done``: its objects were read (or were bad data, reported) — delete after the checkpoint;
+- ``done``: its objects were read (or were bad data, reported, or already in the state) —
+  delete after the checkpoint;
 - ``no_work``: a test / validation / subscription message — delete at once;
 - ``poison``: a body of unknown shape — never deleted, so the redrive policy moves it to the DLQ;
 - ``blocked``: an object is missing or forbidden — left for the DLQ where an operator can redrive
@@ -12,7 +13,7 @@ Verdicts decide what happens to each message:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from detector.errors import PoisonMessage, SkippedInput, UnreadableInput
 from detector.ingest.keys import LOG, classify_key
 from detector.ingest.reader import decode_records
 from detector.metrics import Metrics
+from detector.service.seen import file_identity
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ _RANK = {DONE: 0, NO_WORK: 0, BLOCKED: 1, RETRY: 2}
 @dataclass(slots=True)
 class Verdicts:
     by_message: dict[str, str] = field(default_factory=dict)  # message id → verdict
+    ingested: list[str] = field(default_factory=list)  # identities of the files read into state
     files: int = 0
     records: int = 0
 
@@ -72,8 +75,13 @@ def process_batch(
     metrics: Metrics,
     cap: int,
     concurrency: int,
+    seen: Container[str] = (),
 ) -> Verdicts:
-    """Parse, fetch and ingest every object of ``messages``; return each message's verdict."""
+    """Parse, fetch and ingest every object of ``messages``; return each message's verdict.
+
+    ``seen``: identities (``file_identity``) of files already in the pipeline's state; such a
+    file is counted and logged, never ingested again.
+    """
     out = Verdicts()
     owners: list[tuple[ObjectRef, str]] = []
     for m in messages:
@@ -88,7 +96,7 @@ def process_batch(
             owners.extend((ref, m.message_id) for ref in refs)
     results = fetch_many(s3_client, [ref for ref, _ in owners], cap, concurrency)
     for (ref, mid), (_, result) in zip(owners, results, strict=True):
-        verdict = _ingest_one(ref, result, ingest, metrics, out)
+        verdict = _ingest_one(ref, result, ingest, metrics, out, seen)
         if _RANK[verdict] > _RANK[out.by_message[mid]]:
             out.by_message[mid] = verdict
     return out
@@ -100,6 +108,7 @@ def _ingest_one(
     ingest: Callable[[list[Any]], None],
     metrics: Metrics,
     out: Verdicts,
+    seen: Container[str],
 ) -> str:
     name = ref.uri
     if isinstance(result, TransientError):
@@ -116,6 +125,11 @@ def _ingest_one(
         )
         metrics.incr("errors", kind=result.reason)
         return BLOCKED
+    identity = "" if isinstance(result, Exception) else file_identity(ref, result)
+    if identity in seen:
+        log.info("object already in the state; not read again", extra={"object": name})
+        metrics.incr("files.repeated")
+        return DONE
     try:
         if isinstance(result, Exception):
             raise result
@@ -138,6 +152,7 @@ def _ingest_one(
     if decoded.invalid_lines:
         metrics.incr("records.invalid_lines", decoded.invalid_lines)
     ingest(decoded.records)
+    out.ingested.append(identity)
     # One line per object (DEBUG): lets an operator, or a test, tell which files a task read.
     log.debug("object read", extra={"object": name, "records": len(decoded.records)})
     out.files += 1

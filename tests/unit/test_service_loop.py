@@ -27,7 +27,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from detector.aws.sqs import Message
-from detector.config import ServiceSettings, Settings, WindowSettings
+from detector.config import DedupSettings, ServiceSettings, Settings, WindowSettings
 from detector.engine import Batch
 from detector.events import S3Event
 from detector.history import HistoryStore
@@ -43,6 +43,10 @@ BUCKET = "trail"
 T0 = 1_793_527_200  # 2026-11-01T10:00:00Z
 WIDTH = 60
 PRINCIPALS = ("alice", "bob")
+# Event dedup remembers one minute behind the newest event, far less than the trail's 16: a file
+# read into the state twice (its message redelivered after the checkpoint, a repeated
+# notification) must be recognised by the daemon itself, not by luck of the dedup horizon.
+DEDUP_HORIZON = 60.0
 
 
 class Crash(BaseException):  # a BaseException: the code under test must not handle it
@@ -386,7 +390,11 @@ class Rig:
             "health_port": -1,
         }
         s = ServiceSettings(**{**defaults, **settings})
-        full = Settings(window=WindowSettings(width_seconds=WIDTH, lateness_seconds=0), service=s)
+        full = Settings(
+            window=WindowSettings(width_seconds=WIDTH, lateness_seconds=0),
+            dedup=DedupSettings(horizon_seconds=DEDUP_HORIZON),
+            service=s,
+        )
         svc = Service(
             settings=s,
             pipeline=Pipeline(full, FakeDetection()),
@@ -541,6 +549,40 @@ def test_missing_objects_are_left_for_the_dlq_and_transient_errors_retried() -> 
     assert ids[keys[1]] in rig.source.deleted
     assert rig.source.dlq == [ids[keys[2]]]
     assert sorted(rig.s3.gets) == sorted(k for k in keys if k != keys[2])
+
+
+def test_a_file_announced_again_after_its_windows_closed_is_not_counted_again(
+    clean: dict[str, dict[str, Any]],
+) -> None:
+    # S3 notifications are at least once too. This repeat of file 1 comes after the whole
+    # trail: its windows are closed and event dedup forgot its IDs long ago.
+    rig = make_rig(extra_bodies=[notification(key_of(1))])
+    svc = rig.run()
+
+    assert latest(rig.sink.accepted) == clean
+    assert sorted(rig.source.deleted) == sorted(rig.bodies)
+    assert rig.s3.gets.count(key_of(1)) == 2  # fetched again: its bytes tell it is the same
+    assert svc.metrics.get("files.repeated") == 1
+    assert_each_record_counted_once(svc)
+
+
+def test_a_key_written_again_with_other_content_is_read_again() -> None:
+    rig = make_rig(extra_bodies=[notification(key_of(1))])
+    newer = trail(9)[key_of(8)]  # a file of events after the trail's end
+    get_object = rig.s3.get_object
+
+    def overwritten_after_first_read(Bucket: str, Key: str) -> dict[str, Any]:
+        if Key == key_of(1) and Key in rig.s3.gets:
+            rig.s3.objects[Key] = newer
+        return get_object(Bucket=Bucket, Key=Key)
+
+    rig.s3.get_object = overwritten_after_first_read  # type: ignore[method-assign]
+    svc = rig.run()
+
+    assert svc.metrics.get("files.repeated") == 0
+    counts = svc.pipeline.engine.counts
+    records = len(PRINCIPALS) * sum(2 + i % 3 for i in range(9))  # the trail's and the new
+    assert (counts.windowed, counts.late, counts.duplicates) == (records, 0, 0)
 
 
 # --- failures of the sink ----------------------------------------------------------------------
@@ -756,6 +798,14 @@ def assert_same_outcome(rig: Rig, clean: dict[str, dict[str, Any]]) -> None:
     assert rig.source.dlq == [] and rig.source.queue == {}
     assert set(rig.s3.gets) == set(trail(8))
     assert_checkpoint_covers_every_delete(rig.world, rig.bodies)
+    assert_each_record_counted_once(rig.services[-1])
+
+
+def assert_each_record_counted_once(svc: Service) -> None:
+    """Every record of the trail in exactly one window, none late, none counted twice."""
+    records = len(PRINCIPALS) * sum(2 + i % 3 for i in range(8))
+    counts = svc.pipeline.engine.counts
+    assert (counts.windowed, counts.late, counts.duplicates) == (records, 0, 0), counts
 
 
 def port_calls_of_a_clean_run() -> int:
