@@ -19,7 +19,7 @@ from detector import native
 from detector.backtest import add_backtest_arguments, cmd_backtest
 from detector.config import Settings, load_settings, settings_dict
 from detector.engine import Batch, Engine, window_record
-from detector.errors import ConfigError, ModelError
+from detector.errors import ConfigError, ModelError, WorkerLost
 from detector.evaluate import add_evaluate_arguments, cmd_evaluate
 from detector.features import FEATURES
 from detector.logs import setup_logging
@@ -38,6 +38,7 @@ from detector.shards_cli import add_shards_arguments, cmd_shards
 from detector.sinks import open_sinks
 from detector.train.cli import add_train_arguments, cmd_train
 
+EXIT_FAILED = 1  # the run could not finish (a worker process lost)
 log = logging.getLogger("s3ad")
 
 
@@ -331,5 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("model refused", extra={"reason": str(exc)})
         sys.stderr.write(f"s3ad: {exc}\n")
         return EXIT_USAGE
+    except WorkerLost as exc:  # training / backtest: a worker process was killed
+        log.error("worker process lost", extra={"reason": str(exc)})
+        sys.stderr.write(f"s3ad: {exc}\n")
+        return EXIT_FAILED
     except BrokenPipeError:
         return 0

@@ -43,3 +43,7 @@ class PoisonMessage(S3adError):
 
 class ModelError(S3adError):
     """A model artifact is missing, tampered with or incompatible."""
+
+
+class WorkerLost(S3adError):
+    """A worker process died without returning its result (killed for memory, crashed)."""

@@ -19,11 +19,13 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.errors import SkippedInput, UnreadableInput
+from detector.errors import SkippedInput, UnreadableInput, WorkerLost
 from detector.events import S3Event
 from detector.ingest.reader import Decoded
 from detector.normalize import NOT_S3, Normalizer
@@ -192,6 +194,30 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def worker_pool(
+    workers: int, initializer: Callable[[], None] | None = None
+) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes for ``collect_chunk``; a worker that dies fails the run at once.
+
+    A worker killed by the system (out of memory, most often) or crashing raises ``WorkerLost``
+    in the parent. ``multiprocessing.Pool`` would replace the dead worker and wait for ever for
+    the result of the task it was running. Leaving the block cancels the tasks not started.
+    """
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=initializer)
+    try:
+        yield pool
+    except BrokenProcessPool as exc:
+        raise WorkerLost(
+            "a training worker process died (killed by the system, most often for lack of "
+            "memory, or crashed); try fewer --workers or more memory"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def collect_chunk(args: tuple[Sequence[str], CollectSpec, Reader]) -> Partial:
     """Worker entry point: read and fold a chunk of files."""
     with gc_paused():
@@ -256,7 +282,7 @@ def collect(
 ) -> Partial:
     """Map/merge ``names`` over ``workers`` processes (0: all cores; 1: in this process).
 
-    Partials are merged in file order (``imap``, not ``imap_unordered``): fields that keep the
+    Partials are merged in file order (``map``, not as completed): fields that keep the
     first value seen, such as a window's display name, then come from the earliest file
     whatever the split, so the result is the same for any number of workers. ``progress``
     receives the number of files finished by each task.
@@ -270,11 +296,8 @@ def collect(
         for part in map(collect_chunk, jobs):
             _absorb(total, part, progress)
         return total
-    ctx = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    with ctx.Pool(min(workers, len(jobs))) as pool, gc_paused():  # partials unpickle here
-        for part in pool.imap(collect_chunk, jobs):
+    with worker_pool(min(workers, len(jobs))) as pool, gc_paused():  # partials unpickle here
+        for part in pool.map(collect_chunk, jobs):
             _absorb(total, part, progress)
     return total
 

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from detector.errors import WorkerLost
 from detector.train.collect import gc_paused
 
 Tick = Callable[[int], None]
@@ -51,7 +52,7 @@ class Forked:
             if waiting:
                 waiting()
             if not self.proc.is_alive() and not self.recv.poll(0):
-                raise RuntimeError(f"worker process died (exit code {self.proc.exitcode})")
+                raise WorkerLost(f"worker process died (exit code {self.proc.exitcode})")
         try:
             with gc_paused():  # results can be large: models, samples, plots
                 status, payload = self.recv.recv()

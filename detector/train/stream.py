@@ -20,13 +20,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing.pool import Pool
 from typing import TypeVar
 
 from detector.config import Settings
@@ -39,6 +38,7 @@ from detector.train.collect import (
     collect,
     collect_chunk,
     task_count,
+    worker_pool,
 )
 from detector.train.warm import Learner
 from detector.windows import WindowAgg
@@ -128,12 +128,11 @@ def collect_learning(
         parts: Iterator[Partial] = map(collect_chunk, args)
         late = _learn_along(out, learner, parts, firsts, lag, spec.width, progress)
     else:
-        ctx = multiprocessing.get_context("fork")
         # The GC is paused by ``train`` for the whole run (partials unpickle here).
-        with ctx.Pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool:
+        with worker_pool(min(workers, len(jobs)), initializer=_yield_to_learner) as pool:
             parts = read_ahead(pool, collect_chunk, args, AHEAD * workers)
             late = _learn_along(out, learner, parts, firsts, lag, spec.width, progress)
-        # leaving the pool stops its workers if the bet failed
+        # leaving the pool cancels the chunks read ahead if the bet failed
     if late:
         log.warning(
             "events arrived more than the lag after their window was learned: "
@@ -182,20 +181,20 @@ def _learn_along(
 AHEAD = 2  # chunks read ahead of the learner, per worker
 
 
-def read_ahead(pool: Pool, fn: Callable[[A], R], args: Sequence[A], limit: int) -> Iterator[R]:
-    """``pool.imap(fn, args)`` with at most ``limit`` tasks submitted ahead of the caller.
+def read_ahead(pool: Executor, fn: Callable[[A], R], args: Sequence[A], limit: int) -> Iterator[R]:
+    """``pool.map(fn, args)`` with at most ``limit`` tasks submitted ahead of the caller.
 
     When learning is the slower half (long histories: a window every ~3 records over 16 days),
-    ``imap`` lets finished partials pile up in the parent without bound — 10 GB on 8M records.
+    ``map`` lets finished partials pile up in the parent without bound — 10 GB on 8M records.
     Holding the readers back costs nothing then; when reading is the slower half, ``limit``
     chunks are enough to keep every reader busy.
     """
     todo = iter(args)
-    pending = deque(pool.apply_async(fn, (a,)) for a in itertools.islice(todo, max(limit, 1)))
+    pending = deque(pool.submit(fn, a) for a in itertools.islice(todo, max(limit, 1)))
     while pending:
-        result = pending.popleft().get()  # a worker's exception is raised here
+        result = pending.popleft().result()  # a worker's exception is raised here
         for a in itertools.islice(todo, 1):
-            pending.append(pool.apply_async(fn, (a,)))
+            pending.append(pool.submit(fn, a))
         yield result
 
 

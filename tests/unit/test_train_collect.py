@@ -7,12 +7,15 @@ processes, and the IsolationForest sees a sample: each step must be independent 
 
 from __future__ import annotations
 
+import contextlib
 import gc
-import multiprocessing
+import os
 import pickle
 import re
 import shutil
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +25,11 @@ import pytest
 from test_train_support import small_settings, tiny_trail, train_to
 
 from detector.detect.rules import RuleBook
+from detector.errors import WorkerLost
 from detector.features import FEATURES
 from detector.model.format import METADATA, MODEL_FILES
 from detector.train import collect as collect_mod
-from detector.train.collect import CollectSpec, Partial, collect
+from detector.train.collect import CollectSpec, Partial, collect, worker_pool
 from detector.train.sample import matrix
 from detector.train.sources import FileReader, KeyFilter, list_sources
 from detector.train.stream import collect_learning, read_ahead
@@ -211,9 +215,8 @@ def _mark(arg: tuple[str, int]) -> int:
 def test_readers_never_run_more_than_the_limit_ahead_of_the_learner(tmp_path: Path) -> None:
     # A task starts only once submitted, and read_ahead submits one as the caller takes one:
     # however slow the caller, no more than ``limit`` results wait for it (memory stays bounded).
-    ctx = multiprocessing.get_context("fork")
     args = [(str(tmp_path), i) for i in range(7)]
-    with ctx.Pool(2) as pool:
+    with worker_pool(2) as pool:
         results = read_ahead(pool, _mark, args, limit=3)
         for taken in range(len(args)):
             assert next(results) == taken * taken  # in order, like imap
@@ -223,3 +226,55 @@ def test_readers_never_run_more_than_the_limit_ahead_of_the_learner(tmp_path: Pa
         assert len(list(tmp_path.iterdir())) == len(args)
         with pytest.raises(ValueError, match="chunk 7"):  # a worker's error reaches the caller
             list(read_ahead(pool, _mark, [(str(tmp_path), 6), (str(tmp_path), 7)], limit=1))
+
+
+class DyingReader(FileReader):
+    """Reads as ``FileReader`` does, but the process that reads ``fatal`` dies on the spot,
+    as one the kernel kills for memory (picklable: it crosses to the workers)."""
+
+    def __init__(self, fatal: str) -> None:
+        super().__init__(1 << 30)
+        self.fatal = fatal
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "fatal": self.fatal}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.fatal = state["fatal"]
+
+    def __call__(self, name: str) -> Any:
+        if name == self.fatal:
+            os._exit(137)
+        return super().__call__(name)
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging: the old ``multiprocessing.Pool`` waited for ever here."""
+
+    def hung(signum: int, frame: Any) -> None:
+        raise AssertionError(f"still waiting after {seconds} s: a lost worker hangs the run")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_worker_killed_mid_run_fails_the_run_with_a_clear_error(
+    trail: Path, streamed: bool
+) -> None:
+    settings = small_settings()
+    names = list_sources([str(trail)], KeyFilter()).names
+    spec = CollectSpec(notable=RuleBook(settings.rules).notable, evidence=False)
+    reader = DyingReader(names[len(names) // 2])
+    with deadline(60), pytest.raises(WorkerLost, match="worker process died"):
+        if streamed:
+            collect_learning(names, spec, reader, 2, settings, 500, 1)
+        else:
+            collect(names, spec, reader, 2)
