@@ -215,4 +215,8 @@ def test_health_metrics_and_s3_state_while_running(
     key = "prod/s3ad/checkpoint.bin"
     assert aws.client("s3").head_object(Bucket="s3ad-state", Key=key)["ContentLength"] > 0
     store = S3StateStore(aws.client("s3"), "s3ad-state", "prod/s3ad")
-    assert set(pickle.loads(store.load() or b"")) == {"pipeline", "ledger"}
+    checkpoint = pickle.loads(store.load() or b"")
+    assert set(checkpoint) == {"pipeline", "ledger", "seen"}
+    # The files read into the state are remembered with it (a repeat is not read again).
+    remembered = {identity.split("#")[0] for identity in checkpoint["seen"]}
+    assert remembered == {f"s3://{stack.bucket}/{k}" for k in trail.keys()[:5]}
