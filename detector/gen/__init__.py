@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import orjson
@@ -43,8 +44,11 @@ def _blocks(cfg: GenConfig, accounts: Iterable[str]) -> list[tuple[str, str, int
 def _run(cfg: GenConfig, blocks: list[tuple[str, str, int, int]]) -> list[ChunkResult]:
     if cfg.workers <= 1:
         return [run_block(cfg, b) for b in blocks]
-    with multiprocessing.get_context("fork").Pool(cfg.workers) as pool:
-        return pool.starmap(run_block, [(cfg, b) for b in blocks], chunksize=1)
+    # An executor, not multiprocessing.Pool: a worker killed (for memory) raises
+    # BrokenProcessPool here instead of leaving the run waiting for its result for ever.
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
+        return list(pool.map(run_block, [cfg] * len(blocks), blocks))
 
 
 def generate(cfg: GenConfig) -> dict[str, Any]:

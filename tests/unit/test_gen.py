@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,9 @@ from typing import Any
 
 import orjson
 import pytest
+from deadlines import deadline
 
+import detector.gen
 from detector.gen import GenConfig, generate
 from detector.gen.cli import main
 from detector.gen.world import build_world
@@ -117,6 +121,18 @@ def test_same_arguments_give_byte_identical_files(trail: Trail, tmp_path: Path) 
 def test_worker_count_does_not_change_the_output(trail: Trail, tmp_path: Path) -> None:
     generate(small(tmp_path, workers=2))
     assert snapshot(tmp_path) == trail.files
+
+
+def _killed_block(cfg: GenConfig, block: Any) -> Any:
+    os._exit(137)  # as the kernel kills a worker for memory
+
+
+def test_a_worker_killed_fails_the_run_instead_of_hanging_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detector.gen, "run_block", _killed_block)
+    with deadline(60), pytest.raises(BrokenProcessPool):
+        generate(small(tmp_path, workers=2))
 
 
 def test_a_different_seed_gives_a_different_world() -> None:

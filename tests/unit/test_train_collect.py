@@ -7,21 +7,19 @@ processes, and the IsolationForest sees a sample: each step must be independent 
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import pickle
 import re
 import shutil
-import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
+from deadlines import deadline
 from test_train_support import small_settings, tiny_trail, train_to
 
 from detector.detect.rules import RuleBook
@@ -247,22 +245,6 @@ class DyingReader(FileReader):
         if name == self.fatal:
             os._exit(137)
         return super().__call__(name)
-
-
-@contextlib.contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    """Fail instead of hanging: the old ``multiprocessing.Pool`` waited for ever here."""
-
-    def hung(signum: int, frame: Any) -> None:
-        raise AssertionError(f"still waiting after {seconds} s: a lost worker hangs the run")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("streamed", [False, True])
