@@ -141,3 +141,19 @@ def test_a_file_redelivered_while_closing_is_held_is_not_counted_twice() -> None
     assert restarted.counts.reconciles()
     # Once closed and past the horizon, they are forgotten: memory stays bounded.
     assert restarted.dedup.size == len(later)
+
+
+def test_an_engine_checkpoint_from_before_per_account_ids_still_knows_its_events() -> None:
+    records = [json.loads(p.read_text()) for p in sorted(RECORDS.glob("identity_*.json"))]
+    engine = Engine(Settings(), clock=lambda: T0 + 86400)
+    engine.ingest(records)
+    state = engine.state()
+    minutes: dict[int, list[str]] = {}
+    for by_minute in state["dedup"]["buckets"].values():
+        for m, ids in by_minute.items():
+            minutes.setdefault(m, []).extend(ids)
+    state["dedup"] = {"buckets": minutes, "newest": max(state["dedup"]["newest"].values())}
+    upgraded = Engine(Settings(), clock=lambda: T0 + 86400)
+    upgraded.restore(state)
+    upgraded.ingest(records)
+    assert upgraded.counts.duplicates == len(records)

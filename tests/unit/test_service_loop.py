@@ -778,6 +778,37 @@ def test_windows_restored_from_a_checkpoint_still_close_when_their_account_goes_
     assert last in {f["id"] for f in rig.sink.accepted}
 
 
+def test_a_checkpoint_from_before_the_file_memory_restores_and_finishes(
+    clean: dict[str, dict[str, Any]],
+) -> None:
+    # An upgrade: the checkpoint has no "seen" and dedup's minutes are not per account yet.
+    rig = make_rig()
+    first = rig.service(drain=False)
+    stop_after(first, rig, 4)
+    assert first.run() == 0
+    assert rig.store.blob is not None
+    doc = pickle.loads(rig.store.blob)
+    del doc["seen"]
+    pipeline = pickle.loads(doc["pipeline"])
+    per_account = pipeline["engine"]["dedup"]
+    minutes: dict[int, list[str]] = {}
+    for by_minute in per_account["buckets"].values():
+        for m, ids in by_minute.items():
+            minutes.setdefault(m, []).extend(ids)
+    pipeline["engine"]["dedup"] = {
+        "buckets": minutes,
+        "newest": max(per_account["newest"].values()),
+    }
+    doc["pipeline"] = pickle.dumps(pipeline)
+    rig.store.blob = pickle.dumps(doc)
+
+    rig.s3.get_object = FakeS3.get_object.__get__(rig.s3)  # type: ignore[method-assign]
+    second = rig.run()
+    assert second.seen.by_identity  # it remembers what it read after the upgrade
+    assert second.pipeline.engine.dedup.buckets.keys() == {ACCOUNT}  # the old IDs, per account
+    assert_same_outcome(rig, clean)
+
+
 # --- crashes (kill -9) at every point ----------------------------------------------------------
 
 
