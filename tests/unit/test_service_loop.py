@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from test_dedup import account_less
 
 from detector.aws.sqs import Message
 from detector.config import DedupSettings, ServiceSettings, Settings, WindowSettings
@@ -712,13 +713,19 @@ def stop_after(svc: Service, rig: Rig, gets: int) -> None:
     rig.s3.get_object = stopping_get  # type: ignore[method-assign]
 
 
+def run_until_stopped(rig: Rig, gets: int, **settings: Any) -> Service:
+    """One process lifetime, ended by a stop request (SIGTERM) once ``gets`` objects are read."""
+    svc = rig.service(drain=False, **settings)
+    stop_after(svc, rig, gets)
+    assert svc.run() == 0
+    return svc
+
+
 def test_stop_finishes_the_batch_checkpoints_and_deletes_then_a_restart_completes(
     clean: dict[str, dict[str, Any]],
 ) -> None:
     rig = make_rig()
-    svc = rig.service(drain=False)
-    stop_after(svc, rig, 4)
-    assert svc.run() == 0
+    run_until_stopped(rig, 4)
 
     assert 4 <= len(rig.source.deleted) < 8
     assert rig.source.in_flight() == 0  # nothing left invisible: deleted or released
@@ -743,9 +750,7 @@ def test_stop_with_the_sink_down_releases_messages_within_the_budget() -> None:
 def test_stop_with_the_store_down_releases_messages() -> None:
     rig = make_rig()
     rig.store.down = 10**6
-    svc = rig.service(drain=False)
-    stop_after(svc, rig, 5)
-    assert svc.run() == 0
+    run_until_stopped(rig, 5)
     assert rig.source.deleted == []
     assert rig.source.in_flight() == 0
 
@@ -764,9 +769,7 @@ def stop_at(svc: Service, rig: Rig, when: float) -> None:
 
 def test_windows_restored_from_a_checkpoint_still_close_when_their_account_goes_quiet() -> None:
     rig = make_rig(4)
-    first = rig.service(drain=False)
-    stop_after(first, rig, 4)
-    assert first.run() == 0
+    run_until_stopped(rig, 4)
     assert sorted(rig.source.deleted) == sorted(rig.bodies)
     last = f"win:user/alice:{T0 + 120 * 3}"
     assert last not in {f["id"] for f in rig.sink.accepted}  # still open: nothing came after
@@ -783,26 +786,15 @@ def test_a_checkpoint_from_before_the_file_memory_restores_and_finishes(
 ) -> None:
     # An upgrade: the checkpoint has no "seen" and dedup's minutes are not per account yet.
     rig = make_rig()
-    first = rig.service(drain=False)
-    stop_after(first, rig, 4)
-    assert first.run() == 0
+    run_until_stopped(rig, 4)
     assert rig.store.blob is not None
     doc = pickle.loads(rig.store.blob)
     del doc["seen"]
     pipeline = pickle.loads(doc["pipeline"])
-    per_account = pipeline["engine"]["dedup"]
-    minutes: dict[int, list[str]] = {}
-    for by_minute in per_account["buckets"].values():
-        for m, ids in by_minute.items():
-            minutes.setdefault(m, []).extend(ids)
-    pipeline["engine"]["dedup"] = {
-        "buckets": minutes,
-        "newest": max(per_account["newest"].values()),
-    }
+    pipeline["engine"]["dedup"] = account_less(pipeline["engine"]["dedup"])
     doc["pipeline"] = pickle.dumps(pipeline)
     rig.store.blob = pickle.dumps(doc)
 
-    rig.s3.get_object = FakeS3.get_object.__get__(rig.s3)  # type: ignore[method-assign]
     second = rig.run()
     assert second.seen.by_identity  # it remembers what it read after the upgrade
     assert second.pipeline.engine.dedup.buckets.keys() == {ACCOUNT}  # the old IDs, per account
