@@ -32,7 +32,6 @@ class Dedup:
         self.max_ids = max_ids
         self.buckets: dict[str, dict[int, set[str]]] = {}  # account → minute → IDs
         self.newest: dict[str, float] = {}  # account → newest event time seen
-        self.oldest: dict[str, int] = {}  # account → its oldest minute bucket
         self.size = 0
         self.duplicates = 0
 
@@ -43,12 +42,9 @@ class Dedup:
         by_minute = self.buckets.get(account)
         if by_minute is None:
             by_minute = self.buckets[account] = {}
-            self.oldest[account] = minute
         bucket = by_minute.get(minute)
         if bucket is None:
             bucket = by_minute[minute] = set()
-            if minute < self.oldest[account]:
-                self.oldest[account] = minute
         elif event_id in bucket:
             self.duplicates += 1
             return True
@@ -73,11 +69,8 @@ class Dedup:
             if keep == _NEVER:
                 continue
             cutoff = int(keep) // 60
-            if self.oldest[account] >= cutoff:
-                continue  # the common case: nothing of this account to forget yet
             for m in [m for m in by_minute if m < cutoff]:
                 self.size -= len(by_minute.pop(m))
-            self.oldest[account] = min(by_minute, default=cutoff)
 
     def _shrink(self) -> None:
         """Over the cap: drop the oldest minutes of any account, down to 90 % of it."""
@@ -86,9 +79,7 @@ class Dedup:
         ):
             if self.size <= self.max_ids * 0.9:
                 break
-            by_minute = self.buckets[account]
-            self.size -= len(by_minute.pop(m))
-            self.oldest[account] = min(by_minute, default=m + 1)
+            self.size -= len(self.buckets[account].pop(m))
 
     def state(self) -> dict[str, Any]:
         return {
@@ -112,5 +103,4 @@ class Dedup:
             for account, by_minute in buckets.items()
         }
         self.newest = {account: float(t) for account, t in newest.items()}
-        self.oldest = {a: min(by_minute, default=0) for a, by_minute in self.buckets.items()}
         self.size = sum(len(s) for by_minute in self.buckets.values() for s in by_minute.values())
