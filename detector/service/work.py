@@ -125,14 +125,14 @@ def _ingest_one(
         )
         metrics.incr("errors", kind=result.reason)
         return BLOCKED
-    identity = "" if isinstance(result, Exception) else file_identity(ref, result)
-    if identity in seen:
-        log.info("object already in the state; not read again", extra={"object": name})
-        metrics.incr("files.repeated")
-        return DONE
     try:
         if isinstance(result, Exception):
             raise result
+        identity = file_identity(ref, result)
+        if identity in seen:
+            log.info("object already in the state; not read again", extra={"object": name})
+            metrics.incr("files.repeated")
+            return DONE
         decoded = decode_records(result, name)
     except SkippedInput as exc:
         log.info("skipping object", extra={"object": name, "reason": exc.reason})
