@@ -9,7 +9,6 @@ makes that a build error instead.
 from __future__ import annotations
 
 import json
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 native: dict[str, Any] = runpy.run_path(str(HERE / "detector" / "native.py"))
-REQUIRED = os.environ.get("S3AD_REQUIRE_NATIVE", "") not in ("", "0")
+REQUIRED = native["env_flag"]("S3AD_REQUIRE_NATIVE")
 HELP = (
     "install a C compiler and the Python headers (Debian: gcc python3-dev), or set "
     "S3AD_PURE_PYTHON=1 for the pure-Python modules (the same results, about a fifth slower)"
@@ -59,7 +58,7 @@ class BuildNative(build_ext):
 
 
 def _extensions() -> list[Any]:
-    if os.environ.get(native["PURE_ENV"], "") not in ("", "0"):
+    if native["env_flag"](native["PURE_ENV"]):
         _note(f"{native['PURE_ENV']} is set: not compiling")
         return []
     try:

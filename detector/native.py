@@ -29,7 +29,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -97,10 +97,15 @@ class Status:
     stale: tuple[str, ...] = ()  # modules whose source differs from the compiled build
 
 
+def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """An on/off environment variable: set to anything but "" or "0" is on."""
+    env = os.environ if environ is None else environ
+    return env.get(name, "") not in ("", "0")
+
+
 def decide(package: Path = PACKAGE, environ: dict[str, str] | None = None) -> Status:
     """Compiled, unless asked not to, not built, or stale (see the module docstring)."""
-    env = os.environ if environ is None else environ
-    if env.get(PURE_ENV, "") not in ("", "0"):
+    if env_flag(PURE_ENV, environ):
         return Status(PURE, f"{PURE_ENV} is set")
     targets = (*MODULES, LIBRARY)
     missing = [m for m in targets if built(m, package) is None]
