@@ -211,7 +211,7 @@ def worker_pool(
         yield pool
     except BrokenProcessPool as exc:
         raise WorkerLost(
-            "a training worker process died (killed by the system, most often for lack of "
+            "a worker process died (killed by the system, most often for lack of "
             "memory, or crashed); try fewer --workers or more memory"
         ) from exc
     finally:
