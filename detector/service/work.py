@@ -40,7 +40,6 @@ _RANK = {DONE: 0, NO_WORK: 0, BLOCKED: 1, RETRY: 2}
 class Verdicts:
     by_message: dict[str, str] = field(default_factory=dict)  # message id → verdict
     ingested: list[str] = field(default_factory=list)  # identities of the files read into state
-    files: int = 0
     records: int = 0
 
     def of(self, verdict: str, messages: Sequence[Message]) -> list[Message]:
@@ -155,7 +154,6 @@ def _ingest_one(
     out.ingested.append(identity)
     # One line per object (DEBUG): lets an operator, or a test, tell which files a task read.
     log.debug("object read", extra={"object": name, "records": len(decoded.records)})
-    out.files += 1
     out.records += len(decoded.records)
     metrics.incr("files.read")
     return DONE
