@@ -7,6 +7,9 @@
 - scoring: detection cost per closed window (rules + river + IsolationForest if a model exists)
 - training: `s3ad train` map/merge throughput with 1 and 2 workers
 - DuckDB (if installed): the same per-principal 5-minute aggregates, 1 and 2 threads, best mode
+- ceiling: DuckDB's query computed in s3ad's own stack (its reader + a dict fold), plus river's
+  cost to learn a window: the fastest a replay could run if it did nothing else
+  (``scripts/ceiling.py``), beside DuckDB's rate
 - --stages PATH: instead of all that, where one replay of PATH spends its time, in µs a record
   (read, ingest, rounds + featurize, detection, history), in process with the GC off — a minute
   on a slice of the bench trail answers "did this change help" (run both variants alternately)
@@ -282,6 +285,24 @@ def duckdb_rate(files: list[Path], records: int, threads: int) -> dict[str, Any]
     }
 
 
+def stack_ceiling(files: list[Path], duck_1t: float) -> dict[str, Any]:
+    """DuckDB's query in s3ad's stack and river's cost to learn a window (medians of 3), the
+    ceiling they put on a replay, and both against DuckDB's single thread."""
+    import ceiling
+
+    runs = [ceiling.query_in_stack(files) for _ in range(3)]
+    query = {**_median_run(runs), "records": runs[0]["records"], "windows": runs[0]["windows"]}
+    learn_us = statistics.median(ceiling.river_learn_us() for _ in range(3))
+    top = ceiling.ceiling(query, learn_us)
+    return {
+        "query_in_stack": query,
+        "query_vs_duckdb_1t": query["records_per_s"] / duck_1t,
+        "river_learn_us": learn_us,
+        "records_per_s": top,
+        "vs_duckdb_1t": top / duck_1t,
+    }
+
+
 def scale_point(d: Path, state: bool = False) -> dict[str, Any]:
     """``replay`` on one trail (median of 3, one run above 4M records)."""
     first = replay(d)  # it counts the records: no separate pass over the trail to count them
@@ -463,6 +484,7 @@ def main() -> int:
             res["train2_vs_duckdb_2t"] = (
                 res["training"]["2"]["records_per_s"] / res["duckdb"]["2"]["records_per_s"]
             )
+        res["ceiling"] = stack_ceiling(files, res["duckdb"]["1"]["records_per_s"])
     if args.scale:
         res["scale"] = scale(args, d, res)
     (args.out / "results.json").write_text(json.dumps(res, indent=2, sort_keys=True))
@@ -522,6 +544,20 @@ def print_table(res: dict[str, Any]) -> None:
             rows.append(
                 ("training 2 workers / DuckDB 2 threads", f"{res['train2_vs_duckdb_2t']:.2f}×")
             )
+        c = res["ceiling"]
+        q = c["query_in_stack"]
+        rows += [
+            (
+                "DuckDB's query in s3ad's stack",
+                f"{q['records_per_s']:,.0f} rec/s ({c['query_vs_duckdb_1t']:.2f}× DuckDB 1 thread,"
+                f" {q['windows']:,} windows)",
+            ),
+            ("river learn_one", f"{c['river_learn_us']:.1f} µs a window"),
+            (
+                "ceiling: that query + river learning each window",
+                f"{c['records_per_s']:,.0f} rec/s ({c['vs_duckdb_1t']:.2f}× DuckDB 1 thread)",
+            ),
+        ]
     sc = res.get("scale", {})
     for series in ("days", "density", "principals"):
         for k, r in sc.get(series, {}).items():
