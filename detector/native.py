@@ -52,6 +52,7 @@ MODULES = (
     "detector.detect.keypatterns",
     "detector.detect.rules",
     "detector.detect.recent",
+    "detector.detect.online_scorer",
     "detector.detect.detector",
     "detector.ingest.decompress",
     "detector.ingest.reader",

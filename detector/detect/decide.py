@@ -20,7 +20,8 @@ from typing import NamedTuple, TypeGuard
 from detector.detect.catalog import CLASS_TYPE, SEQUENCE, purpose
 from detector.detect.explain import Deviation, hour_subtype, routine, unseen_agents, unseen_ips
 from detector.detect.hits import Hit
-from detector.detect.online import HUMAN, population
+from detector.detect.online import HUMAN
+from detector.detect.online_scorer import population
 from detector.detect.settings import ModelSettings
 from detector.events import API_CLASSES, OTHER, READ
 from detector.history import RARE, TRACKED, UNSEEN, PrincipalHistory

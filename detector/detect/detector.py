@@ -41,7 +41,7 @@ from detector.detect.explain import Deviation, deviations
 from detector.detect.findings import FindingStore, build_finding, score_text
 from detector.detect.hits import Hit
 from detector.detect.iforest import IForestAdapter
-from detector.detect.online import RiverScorer
+from detector.detect.online_scorer import RiverScorer
 from detector.detect.recent import Recent, SsecHabit
 from detector.detect.rules import RuleBook
 from detector.detect.scorer import combine

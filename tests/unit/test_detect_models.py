@@ -14,15 +14,8 @@ from hypothesis import strategies as st
 from detector.detect.decide import anomaly_hits, could_flag
 from detector.detect.explain import deviations
 from detector.detect.iforest import IForestAdapter, fit_iforest, load_iforest, save_iforest
-from detector.detect.online import (
-    ACCOUNT,
-    CALIBRATION_SAMPLE,
-    EXTERNAL,
-    HUMAN,
-    WORKLOAD,
-    RiverScorer,
-    population,
-)
+from detector.detect.online import ACCOUNT, CALIBRATION_SAMPLE, EXTERNAL, HUMAN, WORKLOAD
+from detector.detect.online_scorer import RiverScorer, population
 from detector.detect.scorer import COLD, OFF, WARM, combine
 from detector.detect.settings import ModelSettings
 from detector.errors import ModelError
