@@ -69,26 +69,27 @@ class Engine:
 
     def ingest(self, records: Iterable[Any]) -> None:
         """Normalize, dedup and window a batch of raw records (one file's worth)."""
-        normalize = self.normalizer.normalize
-        seen = self.dedup.seen
+        # Methods are called on their objects, not hoisted into locals: compiled, ``x.m(…)`` is
+        # a direct C call, while a hoisted bound method is a generic Python call (issue 6).
+        normalizer = self.normalizer
+        dedup = self.dedup
         now = self.clock()
         events: list[S3Event] = []
-        append = events.append
         c = self.counts
         read = 0
         for rec in records:
             read += 1
-            ev = normalize(rec, now)
+            ev = normalizer.normalize(rec, now)
             if isinstance(ev, str):  # a reason, not an event (and mypy narrows on it)
                 if ev is NOT_S3:
                     c.not_s3 += 1
                 else:
                     c.invalid += 1  # INVALID: normalize returns no other string
                 continue
-            if seen(ev.account, ev.event_id, ev.time):
+            if dedup.seen(ev.account, ev.event_id, ev.time):
                 c.duplicates += 1
                 continue
-            append(ev)
+            events.append(ev)
         c.read += read
         late = self.windower.add(events)
         c.late += len(late)
@@ -98,8 +99,8 @@ class Engine:
     def step(self, final: bool = False) -> Batch:
         """Close what the watermarks allow (everything when ``final``) and featurize it."""
         closed = self._close(final)
-        peek = self.history.peek
-        vectors = [featurize(w, peek(w.account, w.principal)) for w in closed]
+        history = self.history
+        vectors = [featurize(w, history.peek(w.account, w.principal)) for w in closed]
         late, self._late = self._late, []
         return Batch(closed, vectors, late)
 
@@ -135,18 +136,18 @@ class Engine:
             if late:
                 yield Batch([], [], late)
             return
-        peek = self.history.peek
+        history = self.history
         for _start, group in itertools.groupby(closed, key=lambda w: w.start):
             windows = list(group)
-            vectors = [featurize(w, peek(w.account, w.principal)) for w in windows]
+            vectors = [featurize(w, history.peek(w.account, w.principal)) for w in windows]
             yield Batch(windows, vectors, late)
             late = []
 
     def learn(self, windows: Iterable[WindowAgg]) -> None:
         """Absorb windows into per-principal history (detection excludes those with findings)."""
-        get = self.history.get
+        history = self.history
         for w in windows:
-            learn(w, get(w.account, w.principal))
+            learn(w, history.get(w.account, w.principal))
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs, as plain picklable data (open windows, watermarks,

@@ -100,8 +100,7 @@ def featurize(w: WindowAgg, h: PrincipalHistory | None) -> list[float]:
         new_buckets = sum(1 for b in w.buckets if b not in h.buckets)
         hour = int(w.start // 3600) % 24
         hour_rarity = 1.0 - (h.hours[hour] / h.windows) ** 0.5
-        z = h.z
-        zs = [z(i, vals[i]) for i in _Z]
+        zs = [h.z(i, vals[i]) for i in _Z]
         windows = h.windows
     else:
         # A principal with no history: everything is new; the z-scores carry no information.

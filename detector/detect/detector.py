@@ -201,9 +201,9 @@ class Detector:
         for w in clean:
             self.ssec.learn(w)
         if self._own_history:
-            get = self.history.get
+            history = self.history
             for w in clean:
-                learn(w, get(w.account, w.principal))
+                learn(w, history.get(w.account, w.principal))
         return clean
 
     def _judge(
