@@ -290,8 +290,11 @@ def stack_ceiling(files: list[Path], duck_1t: float) -> dict[str, Any]:
     ceiling they put on a replay, and both against DuckDB's single thread."""
     import ceiling
 
-    runs = [ceiling.query_in_stack(files) for _ in range(3)]
-    query = {**_median_run(runs), "records": runs[0]["records"], "windows": runs[0]["windows"]}
+    runs, folds = [], []
+    for _ in range(3):
+        folds.append(ceiling.QueryFold())
+        runs.append(_count_records(files, folds[-1].add))
+    query = {**_median_run(runs), "records": runs[0]["records"], "windows": len(folds[0].groups)}
     learn_us = statistics.median(ceiling.river_learn_us() for _ in range(3))
     top = ceiling.ceiling(query, learn_us)
     return {

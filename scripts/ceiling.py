@@ -19,11 +19,14 @@ from __future__ import annotations
 import gc
 import random
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from detector.ingest.reader import read_local
+from detector.ingest.typed import request_fields
+from detector.normalize import TimeParser
 
 READS = frozenset({"GetObject", "GetObjectVersion"})
 WRITES = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload", "UploadPart"})
@@ -52,39 +55,34 @@ def _principal(text: bytes) -> str:
     return ""
 
 
-def _window(minute: str) -> int:
-    """The 5-minute window start (epoch seconds) of a ``YYYY-MM-DDTHH:MM`` prefix."""
-    t = int(datetime.fromisoformat(minute).replace(tzinfo=UTC).timestamp())
-    return t - t % WIDTH
+class QueryFold:
+    """``bench.DUCK_SQL`` with s3ad's reader and a dict fold, one file at a time (``add``, which
+    ``bench`` times like its other floors). ``groups``: per (account, principal, window start)
+    the list [events, reads, writes, deletes, errors, buckets, keys, bytes out, IPs], the
+    distinct ones as sets. Principals are cached by their text, as the normalizer caches them,
+    and times are parsed by its ``TimeParser``."""
 
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, str, int], list[Any]] = {}
+        self._principals: dict[bytes, str] = {}
+        self._times = TimeParser()
 
-def fold(files: list[Path]) -> tuple[int, dict[tuple[Any, str, int], list[Any]]]:
-    """``bench.DUCK_SQL`` with s3ad's reader and a dict fold: (records read, per (account,
-    principal, window start) the list [events, reads, writes, deletes, errors, buckets, keys,
-    bytes out, IPs], the last as sets). Principals and window starts are cached by their text,
-    as the normalizer caches them."""
-    from detector.ingest.reader import read_local
-    from detector.ingest.typed import request_fields
-
-    principals: dict[bytes, str] = {}
-    windows: dict[str, int] = {}
-    groups: dict[tuple[Any, str, int], list[Any]] = {}
-    records = 0
-    for f in files:
-        recs = read_local(f).records
-        records += len(recs)
+    def add(self, path: Path) -> int:
+        """Fold one file in; the number of records it held."""
+        groups, principals = self.groups, self._principals
+        recs = read_local(path).records
         for r in recs:
-            et = r.eventTime
-            if r.eventSource != "s3.amazonaws.com" or type(et) is not str:
+            if r.eventSource != "s3.amazonaws.com":
+                continue
+            t = self._times.parse(r.eventTime)
+            if t is None:
                 continue
             text = bytes(r.userIdentity)
             p = principals.get(text)
             if p is None:
                 p = principals[text] = _principal(text)
-            w = windows.get(et[:16])
-            if w is None:
-                w = windows[et[:16]] = _window(et[:16])
-            k = (r.recipientAccountId, p, w)
+            start = int(t)
+            k = (r.recipientAccountId, p, start - start % WIDTH)
             a = groups.get(k)
             if a is None:
                 a = groups[k] = [0, 0, 0, 0, 0, set(), set(), 0.0, set()]
@@ -110,40 +108,17 @@ def fold(files: list[Path]) -> tuple[int, dict[tuple[Any, str, int], list[Any]]]
                 a[7] += extra.bytesTransferredOut
             if r.sourceIPAddress is not None:
                 a[8].add(r.sourceIPAddress)
-    return records, groups
-
-
-def query_in_stack(files: list[Path]) -> dict[str, Any]:
-    """``fold`` timed with the GC off, as replay runs: records/s and the windows (groups) it
-    found. What it leaves out (dedup, evidence, sketches, rules, models) only makes it faster
-    than a replay."""
-    gc.disable()
-    try:
-        t = time.perf_counter()
-        records, groups = fold(files)
-        dt = time.perf_counter() - t
-    finally:
-        gc.enable()
-    return {
-        "records": records,
-        "windows": len(groups),
-        "seconds": dt,
-        "records_per_s": records / dt,
-    }
+        return len(recs)
 
 
 def river_learn_us(learns: int = 20_000) -> float:
-    """µs for one ``HalfSpaceTrees.learn_one`` with the service's model settings, on scaled
-    feature vectors (the trees are padded to full height: every walk is as long)."""
-    from river import anomaly
-
+    """µs for one ``HalfSpaceTrees.learn_one`` of a population model as the service makes it,
+    on vectors in [0, 1] (the trees are padded to full height: every walk is as long)."""
+    from detector.detect.online import PopulationModel
     from detector.detect.settings import ModelSettings
     from detector.features import FEATURES
 
-    s = ModelSettings()
-    hst = anomaly.HalfSpaceTrees(
-        n_trees=s.river_trees, height=s.river_height, window_size=s.river_window, seed=s.river_seed
-    )
+    hst = PopulationModel(ModelSettings()).hst
     rng = random.Random(7)
     xs = [{f: rng.random() for f in FEATURES} for _ in range(learns)]
     hst.learn_one(xs[0])  # builds the trees
@@ -159,6 +134,7 @@ def river_learn_us(learns: int = 20_000) -> float:
 
 
 def ceiling(query: dict[str, Any], learn_us: float) -> float:
-    """Records/s of a replay that did only the query and river's learning of each window."""
+    """Records/s of a replay that did only the query (``records_per_s`` over ``records`` with
+    ``windows``) and river's learning of each window."""
     us = 1e6 / float(query["records_per_s"]) + learn_us * query["windows"] / query["records"]
     return float(1e6 / us)

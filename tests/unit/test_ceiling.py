@@ -78,10 +78,11 @@ def duckdb_rows(files: list[Path]) -> list[tuple[Any, ...]]:
 
 def test_the_fold_computes_duckdbs_query_exactly(tmp_path: Path) -> None:
     files = trail_files(tmp_path)
-    records, groups = ceiling.fold(files)
+    fold = ceiling.QueryFold()
+    records = sum(fold.add(f) for f in files)
     ours = sorted(
         (acct, p, w, n, rd, wr, dl, er, len(b), len(k), pytest.approx(out), len(ips))
-        for (acct, p, w), (n, rd, wr, dl, er, b, k, out, ips) in groups.items()
+        for (acct, p, w), (n, rd, wr, dl, er, b, k, out, ips) in fold.groups.items()
     )
     theirs = duckdb_rows(files)
     assert records == 62
