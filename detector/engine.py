@@ -69,9 +69,7 @@ class Engine:
 
     def ingest(self, records: Iterable[Any]) -> None:
         """Normalize, dedup and window a batch of raw records (one file's worth)."""
-        # Methods are called on their objects, not hoisted into locals: compiled, ``x.m(…)`` is
-        # a direct C call, while a hoisted bound method is a generic Python call (issue 6).
-        normalizer = self.normalizer
+        normalizer = self.normalizer  # objects, not bound methods, in locals (detector.native)
         dedup = self.dedup
         now = self.clock()
         events: list[S3Event] = []

@@ -38,6 +38,8 @@ from types import ModuleType
 # Python, and a class here is created by calling it (no ``cls.__new__``, no ``__slots__`` read).
 # A callable it hands out is an attribute, not a property returning a method: mypyc compiled
 # ``self.prop(x)`` as a call of the property itself (``Detector.notable``, found by fuzzing).
+# Methods are called on their objects (``self.dedup.seen(…)``), not through a bound method kept
+# in a local: that interpreter trick turns a direct C call into a generic Python call.
 # Classes that are pickled as objects stay out (``detect.online``'s models are in the model
 # files and checkpoints: a compiled class pickles differently, and both builds must read them).
 MODULES = (
